@@ -1,0 +1,52 @@
+/*
+ * intentd: real-time intent and offer engine on Kafka.
+ * main() only dispatches to the subcommand; each lives in its own cmd_*.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"check-config", cmd_check_config, "validate a config file and print the effective config"},
+    {"topics", cmd_topics, "create or check the Kafka topics (create|check)"},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: intentd COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'intentd COMMAND --help' describes the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("intentd %s\n", INTENTD_VERSION);
+        return 0;
+    }
+
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+
+    fprintf(stderr, "intentd: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
