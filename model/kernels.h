@@ -1,0 +1,81 @@
+/*
+ * Forward kernels of the Transformer: matrix products through OpenBLAS,
+ * layer norm, softmax, activations and scaled dot-product attention.
+ *
+ * Conventions: float32, row-major. A matrix argument is a pointer plus a
+ * leading dimension (the distance in floats between two rows), so a kernel
+ * can read one head's columns out of a packed [T, 3d] QKV buffer. No kernel
+ * allocates memory; workspaces are passed in by the caller (see arena.h).
+ * All kernels are reentrant; thread use is only inside OpenBLAS.
+ */
+#ifndef INTENTD_MODEL_KERNELS_H
+#define INTENTD_MODEL_KERNELS_H
+
+#include <stddef.h>
+
+/* C[M,N] = alpha * op(A) op(B) + beta * C, op(X) = X or X^T, through
+ * cblas_sgemm in row-major order. trans_a and trans_b are 0 or 1. */
+void model_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+
+/* The same contract as model_sgemm with three plain loops and a double
+ * accumulator. The oracle that tests compare the OpenBLAS path against. */
+void model_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc);
+
+/* torch.nn.Linear: y[M,N] = x[M,K] W[N,K]^T + b[N]. b may be NULL.
+ * With accumulate = 1 the product is added to y (y += x W^T + b), which fuses
+ * a residual connection. y must not alias x. */
+void model_linear(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int accumulate);
+
+/* Sets the thread count OpenBLAS uses in this process (openblas_set_num_threads).
+ * Process-wide: call it once at start-up, not per request. */
+void model_blas_set_threads(int threads);
+int model_blas_threads(void);
+
+/* Layer norm over each row of x[rows, d], as torch.nn.LayerNorm:
+ * y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance.
+ * The mean is accumulated in double, so a constant row gives exactly beta.
+ * y may equal x (in place). mean and rstd ([rows], may be NULL) receive the
+ * statistics that the backward pass needs. */
+void model_layernorm(float *y, const float *x, const float *gamma, const float *beta, int rows, int d, float eps,
+                     float *mean, float *rstd);
+
+/* In-place softmax of row[0..n): subtracts the row maximum before exp.
+ * Entries n..width-1 are set to 0 (masked keys). n == 0 gives an all-zero row. */
+void model_softmax_row(float *row, int n, int width);
+
+/* In-place activations over n floats. GELU is the exact erf form, as
+ * torch.nn.functional.gelu with approximate='none'. */
+void model_relu(float *x, size_t n);
+void model_gelu(float *x, size_t n);
+
+/* Logistic sigmoid that does not overflow for large |x|. */
+float model_sigmoid(float x);
+
+/*
+ * Multi-head scaled dot-product attention for one sequence:
+ *   out_h = softmax(Q_h K_h^T / sqrt(d_head) + mask) V_h,  out = [out_0 .. out_{H-1}]
+ * q: [tq, ldq], k and v: [tk, ldkv]; head h uses columns h*d_head .. (h+1)*d_head-1.
+ * out: [tq, ldo], written for the n_heads * d_head columns.
+ * Masks: keys >= key_len are padding and never attended to. With causal = 1,
+ * query i sits at absolute position q_pos + i and sees keys 0 .. q_pos + i only.
+ * A query that sees no key gets zero weights and a zero output row (never NaN).
+ * probs: workspace [n_heads, tq, tk] that holds the attention weights on return
+ * (the backward pass reads them).
+ */
+struct model_attention_args {
+    int tq, tk;             /* query rows, key rows */
+    int n_heads, d_head;
+    int key_len;            /* keys 0 .. key_len-1 are valid, 0 <= key_len <= tk */
+    int causal;             /* 1: query i sees keys j <= q_pos + i */
+    int q_pos;              /* absolute position of query row 0 (cached decoding) */
+};
+
+void model_attention(const struct model_attention_args *args, const float *q, int ldq, const float *k,
+                     const float *v, int ldkv, float *out, int ldo, float *probs);
+
+/* Number of keys query i may attend to under the masks above (0 .. tk). */
+int model_attention_visible(const struct model_attention_args *args, int i);
+
+#endif

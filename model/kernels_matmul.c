@@ -1,0 +1,62 @@
+#include "kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void model_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N,
+                K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void model_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double acc = 0.0;
+            for (int p = 0; p < K; p++) {
+                float a = trans_a ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
+                float b = trans_b ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
+                acc += (double)a * (double)b;
+            }
+            float *c = &C[(size_t)i * ldc + j];
+            /* beta == 0 overwrites, as BLAS does, so NaN in C does not leak through. */
+            *c = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *c));
+        }
+    }
+}
+
+void model_linear(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int accumulate)
+{
+    if (M <= 0 || N <= 0)
+        return;
+
+    /* The bias goes in first so that one sgemm with beta = 1 finishes the job. */
+    if (b) {
+        for (int i = 0; i < M; i++) {
+            float *row = y + (size_t)i * N;
+            if (accumulate) {
+                for (int j = 0; j < N; j++)
+                    row[j] += b[j];
+            } else {
+                memcpy(row, b, (size_t)N * sizeof(float));
+            }
+        }
+    }
+    float beta = (b || accumulate) ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, y, N);
+}
+
+void model_blas_set_threads(int threads)
+{
+    openblas_set_num_threads(threads);
+}
+
+int model_blas_threads(void)
+{
+    return openblas_get_num_threads();
+}
