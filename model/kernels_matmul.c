@@ -8,6 +8,13 @@ void model_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
 {
     if (M <= 0 || N <= 0)
         return;
+    if (K <= 0) {
+        /* An empty sum: C = beta * C, which BLAS implementations handle unevenly. */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N,
                 K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,0 +1,64 @@
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int model_create(struct model *m, const struct model_config *c, unsigned long long seed, char *error)
+{
+    memset(m, 0, sizeof *m);
+    if (model_params_alloc(&m->params, c, error) != 0)
+        return -1;
+    m->config = *c;
+    model_params_init(&m->params, c, seed);
+    return 0;
+}
+
+void model_free(struct model *m)
+{
+    model_params_free(&m->params);
+    if (m->mapping)
+        munmap(m->mapping, m->mapping_size);
+    m->mapping = NULL;
+    m->mapping_size = 0;
+}
+
+void model_positional_encoding(int pos, int d, float *out)
+{
+    /* Double precision: at pos in the thousands a float angle loses the
+     * digits that sin and cos need. */
+    for (int i = 0; i < d; i += 2) {
+        double angle = (double)pos * exp(-(double)i * log(10000.0) / (double)d);
+        out[i] = (float)sin(angle);
+        if (i + 1 < d)
+            out[i + 1] = (float)cos(angle);
+    }
+}
+
+void model_embed(const struct model *m, const int *tokens, int n, int pos, float *out)
+{
+    int d = m->config.d_model;
+    float scale = sqrtf((float)d);
+
+    for (int t = 0; t < n; t++) {
+        const float *e = m->params.embedding + (size_t)tokens[t] * d;
+        float *row = out + (size_t)t * d;
+
+        model_positional_encoding(pos + t, d, row);
+        for (int i = 0; i < d; i++)
+            row[i] += e[i] * scale;
+    }
+}
+
+int model_check_tokens(const struct model *m, const int *tokens, int n, char *error)
+{
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= m->config.vocab_size) {
+            snprintf(error, MODEL_ERROR_SIZE, "invalid token id %d at index %d: expected 0 to %d (vocab_size - 1)",
+                     tokens[i], i, m->config.vocab_size - 1);
+            return -1;
+        }
+    }
+    return 0;
+}

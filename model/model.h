@@ -1,0 +1,46 @@
+/*
+ * The model object: a config and its parameters, either allocated here or
+ * viewed in place from an mmap'ed safetensors file (see safetensors.h).
+ *
+ * Input embedding (encoder and decoder share it):
+ *   x[pos] = embedding[token] * sqrt(d_model) + PE(pos)
+ *   PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(same angle)
+ * The sqrt(d_model) scale is the one from Vaswani et al. 2017; nn.Transformer
+ * does not embed tokens itself, so tests/ref/torch_parity.py applies the same
+ * scale and encoding explicitly. PE is computed on the fly, so any position is
+ * encodable, including positions past config.max_len.
+ */
+#ifndef INTENTD_MODEL_MODEL_H
+#define INTENTD_MODEL_MODEL_H
+
+#include <stddef.h>
+
+#include "model_config.h"
+#include "model_params.h"
+
+struct model {
+    struct model_config config;
+    struct model_params params;
+    void *mapping;       /* mmap of the weights file when params view it in place, else NULL */
+    size_t mapping_size;
+};
+
+/* Validates config, allocates parameters and initialises them from seed
+ * (model_params_init). Returns 0, or -1 with a message in error. */
+int model_create(struct model *model, const struct model_config *config, unsigned long long seed, char *error);
+
+/* Frees the parameters or unmaps the file; safe on a zeroed struct. */
+void model_free(struct model *model);
+
+/* Writes PE(pos, 0 .. d-1) into out[d]. */
+void model_positional_encoding(int pos, int d, float *out);
+
+/* out[n, d] = embedding[tokens[i]] * sqrt(d) + PE(pos + i). Tokens must be
+ * valid ids (see model_check_tokens). */
+void model_embed(const struct model *model, const int *tokens, int n, int pos, float *out);
+
+/* Returns 0 when every token is in [0, vocab_size), else -1 with a message
+ * naming the index and the value. */
+int model_check_tokens(const struct model *model, const int *tokens, int n, char *error);
+
+#endif
