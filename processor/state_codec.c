@@ -1,0 +1,186 @@
+#include "state_codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t get_u16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+size_t state_codec_encoded_size(const struct state_user *user)
+{
+    return STATE_CODEC_HEADER_SIZE + 4 * ((size_t)user->token_count + user->purchase_count);
+}
+
+int state_codec_encode(const struct state_store *store, const struct state_user *user,
+                       unsigned char *out, size_t cap, size_t *len, char *error)
+{
+    size_t size = state_codec_encoded_size(user);
+
+    if (cap < size) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "state record of user %s needs %zu bytes but the buffer has %zu", user->id,
+                 size, cap);
+        return STATE_CODEC_NO_SPACE;
+    }
+
+    out[0] = STATE_CODEC_MAGIC;
+    out[1] = STATE_CODEC_VERSION;
+    out[2] = user->consent;
+    out[3] = (unsigned char)user->sentiment;
+    put_u64(out + 4, (uint64_t)user->last_event_ms);
+    put_u64(out + 12, (uint64_t)user->last_offer_ms);
+    put_u64(out + 20, (uint64_t)user->window_start_ms);
+    put_u32(out + 28, user->offers_in_window);
+    put_u16(out + 32, user->token_count);
+    out[34] = user->purchase_count;
+    out[35] = 0;
+
+    size_t max_len = (size_t)state_store_max_len(store);
+    unsigned char *p = out + STATE_CODEC_HEADER_SIZE;
+    for (size_t i = 0; i < user->token_count; i++, p += 4)
+        put_u32(p, (uint32_t)user->tokens[(user->token_head + i) % max_len]);
+    for (size_t i = 0; i < user->purchase_count; i++, p += 4)
+        put_u32(p, (uint32_t)user->purchases[(user->purchase_head + i) % STATE_PURCHASES_MAX]);
+
+    *len = size;
+    return STATE_CODEC_OK;
+}
+
+int state_codec_decode(const unsigned char *data, size_t len, struct state_codec_view *view,
+                       char *error)
+{
+    if (data == NULL || len < STATE_CODEC_HEADER_SIZE) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "state record of %zu bytes is shorter than the %d-byte header", len,
+                 STATE_CODEC_HEADER_SIZE);
+        return STATE_CODEC_SHORT;
+    }
+    if (data[0] != STATE_CODEC_MAGIC) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "state record starts with byte 0x%02x, expected magic 0x%02x; the changelog "
+                 "topic holds data that intentd did not write", data[0], STATE_CODEC_MAGIC);
+        return STATE_CODEC_BAD_MAGIC;
+    }
+    if (data[1] != STATE_CODEC_VERSION) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "state record version %u is not readable by this build, which reads version %d; "
+                 "run the intentd version that wrote the changelog", data[1], STATE_CODEC_VERSION);
+        return STATE_CODEC_BAD_VERSION;
+    }
+
+    view->consent = data[2];
+    view->sentiment = (int8_t)data[3];
+    view->last_event_ms = (int64_t)get_u64(data + 4);
+    view->last_offer_ms = (int64_t)get_u64(data + 12);
+    view->window_start_ms = (int64_t)get_u64(data + 20);
+    view->offers_in_window = get_u32(data + 28);
+    view->token_count = get_u16(data + 32);
+    view->purchase_count = data[34];
+    if (view->consent > STATE_CONSENT_DENIED || view->sentiment < STATE_SENTIMENT_NONE ||
+        view->purchase_count > STATE_PURCHASES_MAX || data[35] != 0) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "invalid state record header: consent %u (expected 0 to 2), sentiment %d "
+                 "(expected -1 or more), purchase_count %u (expected at most %d), reserved %u "
+                 "(expected 0)", view->consent, view->sentiment, view->purchase_count,
+                 STATE_PURCHASES_MAX, data[35]);
+        return STATE_CODEC_BAD_FIELD;
+    }
+
+    size_t body = 4 * ((size_t)view->token_count + view->purchase_count);
+    if (body != len - STATE_CODEC_HEADER_SIZE) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "state record has %zu bytes after the header but token_count %u and "
+                 "purchase_count %u need %zu", len - STATE_CODEC_HEADER_SIZE, view->token_count,
+                 view->purchase_count, body);
+        return STATE_CODEC_BAD_LENGTH;
+    }
+    view->tokens = data + STATE_CODEC_HEADER_SIZE;
+    view->purchases = view->tokens + 4 * (size_t)view->token_count;
+    return STATE_CODEC_OK;
+}
+
+/* Replaces the user's counters, tokens and purchases with the record's. */
+static void apply_view(struct state_store *store, struct state_user *user,
+                       const struct state_codec_view *view)
+{
+    size_t max_len = (size_t)state_store_max_len(store);
+    size_t skip = view->token_count > max_len ? view->token_count - max_len : 0;
+
+    user->consent = view->consent;
+    user->sentiment = view->sentiment;
+    user->last_event_ms = view->last_event_ms;
+    user->last_offer_ms = view->last_offer_ms;
+    user->window_start_ms = view->window_start_ms;
+    user->offers_in_window = view->offers_in_window;
+
+    /* Write the ring unrotated: oldest token at index 0. */
+    for (size_t i = skip; i < view->token_count; i++)
+        user->tokens[i - skip] = (int32_t)get_u32(view->tokens + 4 * i);
+    user->token_count = (uint16_t)(view->token_count - skip);
+    user->token_head = 0;
+
+    user->purchase_count = 0;
+    user->purchase_head = 0;
+    for (size_t i = 0; i < view->purchase_count; i++)
+        state_user_add_purchase(user, (int32_t)get_u32(view->purchases + 4 * i));
+}
+
+int state_codec_restore(struct state_store *store, const char *key, size_t key_len,
+                        const unsigned char *value, size_t value_len, int32_t partition,
+                        char *error)
+{
+    if (value == NULL) {
+        state_store_remove(store, key, key_len);
+        return STATE_CODEC_OK;
+    }
+
+    struct state_codec_view view;
+    int status = state_codec_decode(value, value_len, &view, error);
+    if (status != STATE_CODEC_OK)
+        return status;
+
+    int created;
+    struct state_user *user = state_store_upsert(store, key, key_len, partition, &created, error);
+    if (user == NULL)
+        return STATE_CODEC_STORE;
+    apply_view(store, user, &view);
+    return STATE_CODEC_OK;
+}

@@ -1,0 +1,350 @@
+/* Unit tests of the changelog record codec: byte layout, round trip,
+ * tombstones and every kind of corrupt record. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "state_codec.h"
+#include "state_store.h"
+
+static struct state_store *new_store(int max_len)
+{
+    struct state_store_options options;
+    char error[STATE_ERROR_SIZE];
+
+    state_store_options_defaults(&options);
+    options.max_len = max_len;
+    struct state_store *store = state_store_new(&options, error);
+    assert_non_null(store);
+    return store;
+}
+
+static struct state_user *add_user(struct state_store *store, const char *id)
+{
+    char error[STATE_ERROR_SIZE];
+    int created;
+    struct state_user *user = state_store_upsert(store, id, strlen(id), 5, &created, error);
+
+    assert_non_null(user);
+    return user;
+}
+
+/* A user with a wrapped ring, purchases and every counter set. */
+static struct state_user *sample_user(struct state_store *store, const char *id)
+{
+    struct state_user *user = add_user(store, id);
+
+    for (int32_t t = 1; t <= 6; t++)
+        state_store_push_tokens(store, user, &t, 1);
+    state_user_add_purchase(user, 700);
+    state_user_add_purchase(user, -3);
+    user->consent = STATE_CONSENT_DENIED;
+    user->sentiment = 1;
+    user->last_event_ms = INT64_C(1700000000123);
+    user->last_offer_ms = INT64_C(1699999999000);
+    user->window_start_ms = -5;
+    user->offers_in_window = 0x01020304;
+    return user;
+}
+
+static size_t encode(struct state_store *store, struct state_user *user, unsigned char *buf,
+                     size_t cap)
+{
+    char error[STATE_ERROR_SIZE];
+    size_t len = 0;
+
+    assert_int_equal(state_codec_encode(store, user, buf, cap, &len, error), STATE_CODEC_OK);
+    return len;
+}
+
+static int64_t read_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return (int64_t)v;
+}
+
+static void test_layout_matches_diagram(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "layout");
+    unsigned char buf[128];
+
+    /* Ring of 4 after tokens 1..6: 3 4 5 6. Two purchases. */
+    size_t len = encode(store, user, buf, sizeof(buf));
+    assert_int_equal(len, 36 + 4 * (4 + 2));
+    assert_int_equal(buf[0], 0xD5);
+    assert_int_equal(buf[1], 1);
+    assert_int_equal(buf[2], STATE_CONSENT_DENIED);
+    assert_int_equal(buf[3], 1);
+    assert_true(read_le64(buf + 4) == INT64_C(1700000000123));
+    assert_true(read_le64(buf + 12) == INT64_C(1699999999000));
+    assert_true(read_le64(buf + 20) == -5);
+    assert_int_equal(buf[28], 0x04);
+    assert_int_equal(buf[31], 0x01);
+    assert_int_equal(buf[32], 4);
+    assert_int_equal(buf[33], 0);
+    assert_int_equal(buf[34], 2);
+    assert_int_equal(buf[35], 0);
+    assert_int_equal(buf[36], 3); /* oldest token first */
+    assert_int_equal(buf[48], 6);
+    assert_int_equal(buf[52] | (buf[53] << 8), 700);
+    assert_int_equal(buf[56], 0xFD); /* -3 little-endian */
+    assert_int_equal(buf[59], 0xFF);
+    state_store_free(store);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct state_store *source = new_store(4);
+    struct state_store *target = new_store(4);
+    struct state_user *user = sample_user(source, "rt");
+    unsigned char buf[128];
+    char error[STATE_ERROR_SIZE];
+    int32_t tokens[4];
+    int32_t purchases[STATE_PURCHASES_MAX];
+
+    size_t len = encode(source, user, buf, sizeof(buf));
+    assert_int_equal(state_codec_restore(target, "rt", 2, buf, len, 9, error), STATE_CODEC_OK);
+
+    struct state_user *copy = state_store_find(target, "rt", 2);
+    assert_non_null(copy);
+    assert_int_equal(copy->partition, 9);
+    assert_int_equal(copy->consent, STATE_CONSENT_DENIED);
+    assert_int_equal(copy->sentiment, 1);
+    assert_true(copy->last_event_ms == user->last_event_ms);
+    assert_true(copy->last_offer_ms == user->last_offer_ms);
+    assert_true(copy->window_start_ms == user->window_start_ms);
+    assert_int_equal(copy->offers_in_window, user->offers_in_window);
+    assert_int_equal(state_store_copy_tokens(target, copy, tokens, 4), 4);
+    assert_int_equal(tokens[0], 3);
+    assert_int_equal(tokens[3], 6);
+    assert_int_equal(state_user_copy_purchases(copy, purchases), 2);
+    assert_int_equal(purchases[0], 700);
+    assert_int_equal(purchases[1], -3);
+    assert_int_equal(state_store_dirty_count(target), 0);
+
+    /* Encoding the restored user gives the same bytes. */
+    unsigned char again[128];
+    assert_int_equal(encode(target, copy, again, sizeof(again)), len);
+    assert_memory_equal(again, buf, len);
+    state_store_free(source);
+    state_store_free(target);
+}
+
+static void test_empty_user_round_trip(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(8);
+    struct state_user *user = add_user(store, "empty");
+    unsigned char buf[64];
+    char error[STATE_ERROR_SIZE];
+
+    size_t len = encode(store, user, buf, sizeof(buf));
+    assert_int_equal(len, STATE_CODEC_HEADER_SIZE);
+    assert_int_equal(state_codec_restore(store, "empty", 5, buf, len, 0, error), STATE_CODEC_OK);
+    assert_int_equal(user->token_count, 0);
+    assert_int_equal(user->sentiment, STATE_SENTIMENT_NONE);
+    state_store_free(store);
+}
+
+static void test_restore_keeps_newest_tokens(void **state)
+{
+    (void)state;
+    struct state_store *wide = new_store(8);
+    struct state_store *narrow = new_store(3);
+    struct state_user *user = add_user(wide, "shrink");
+    unsigned char buf[128];
+    char error[STATE_ERROR_SIZE];
+    int32_t tokens[3];
+
+    for (int32_t t = 10; t < 18; t++)
+        state_store_push_tokens(wide, user, &t, 1);
+    size_t len = encode(wide, user, buf, sizeof(buf));
+    assert_int_equal(state_codec_restore(narrow, "shrink", 6, buf, len, 0, error), STATE_CODEC_OK);
+
+    struct state_user *copy = state_store_find(narrow, "shrink", 6);
+    assert_non_null(copy);
+    assert_int_equal(state_store_copy_tokens(narrow, copy, tokens, 3), 3);
+    assert_int_equal(tokens[0], 15);
+    assert_int_equal(tokens[2], 17);
+
+    /* Later pushes wrap correctly from the restored ring. */
+    int32_t next = 18;
+    state_store_push_tokens(narrow, copy, &next, 1);
+    assert_int_equal(state_store_copy_tokens(narrow, copy, tokens, 3), 3);
+    assert_int_equal(tokens[0], 16);
+    assert_int_equal(tokens[2], 18);
+    state_store_free(wide);
+    state_store_free(narrow);
+}
+
+static void test_tombstone_removes_user(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    char error[STATE_ERROR_SIZE];
+
+    add_user(store, "gone");
+    assert_int_equal(state_codec_restore(store, "gone", 4, NULL, 0, 5, error), STATE_CODEC_OK);
+    assert_null(state_store_find(store, "gone", 4));
+    /* A tombstone for an unknown user is not an error. */
+    assert_int_equal(state_codec_restore(store, "never", 5, NULL, 0, 5, error), STATE_CODEC_OK);
+    state_store_free(store);
+}
+
+static void test_encode_needs_space(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "big");
+    unsigned char buf[128];
+    char error[STATE_ERROR_SIZE];
+    size_t len = 0;
+
+    size_t need = state_codec_encoded_size(user);
+    assert_int_equal(state_codec_encode(store, user, buf, need - 1, &len, error),
+                     STATE_CODEC_NO_SPACE);
+    assert_int_equal(state_codec_encode(store, user, buf, need, &len, error), STATE_CODEC_OK);
+    assert_int_equal(len, need);
+    state_store_free(store);
+}
+
+/* Restores a corrupt record over an existing user and checks that the status
+ * is the expected one and the user is unchanged. */
+static void expect_corrupt(const unsigned char *data, size_t len, int expected)
+{
+    struct state_store *store = new_store(4);
+    struct state_user *user = add_user(store, "victim");
+    char error[STATE_ERROR_SIZE] = "";
+
+    user->last_event_ms = 77;
+    assert_int_equal(state_codec_restore(store, "victim", 6, data, len, 0, error), expected);
+    assert_true(strlen(error) > 0);
+    assert_ptr_equal(state_store_find(store, "victim", 6), user);
+    assert_true(user->last_event_ms == 77);
+    assert_int_equal(user->token_count, 0);
+    state_store_free(store);
+}
+
+static void test_corrupt_short(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "s");
+    unsigned char buf[128];
+    size_t len = encode(store, user, buf, sizeof(buf));
+
+    for (size_t cut = 0; cut < STATE_CODEC_HEADER_SIZE; cut++)
+        expect_corrupt(buf, cut, STATE_CODEC_SHORT);
+    /* Every longer prefix ends inside the arrays. */
+    for (size_t cut = STATE_CODEC_HEADER_SIZE; cut < len; cut++)
+        expect_corrupt(buf, cut, STATE_CODEC_BAD_LENGTH);
+    state_store_free(store);
+}
+
+static void test_corrupt_magic_and_version(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "v");
+    unsigned char buf[128];
+    size_t len = encode(store, user, buf, sizeof(buf));
+
+    buf[0] = 0x00; /* a Confluent-framed Avro value, say */
+    expect_corrupt(buf, len, STATE_CODEC_BAD_MAGIC);
+    buf[0] = STATE_CODEC_MAGIC;
+    buf[1] = 2;
+    expect_corrupt(buf, len, STATE_CODEC_BAD_VERSION);
+    buf[1] = 0;
+    expect_corrupt(buf, len, STATE_CODEC_BAD_VERSION);
+    state_store_free(store);
+}
+
+static void test_corrupt_fields(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "f");
+    unsigned char good[128];
+    unsigned char buf[128];
+    size_t len = encode(store, user, good, sizeof(good));
+    const struct {
+        size_t offset;
+        unsigned char value;
+    } cases[] = {
+        {2, 3},    /* consent past DENIED */
+        {3, 0xFE}, /* sentiment -2 */
+        {34, 17},  /* purchase_count over 16 */
+        {35, 1},   /* reserved byte set */
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(buf, good, len);
+        buf[cases[i].offset] = cases[i].value;
+        expect_corrupt(buf, len, STATE_CODEC_BAD_FIELD);
+    }
+    state_store_free(store);
+}
+
+static void test_corrupt_lengths(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "l");
+    unsigned char buf[256];
+    size_t len = encode(store, user, buf, sizeof(buf));
+
+    /* token_count over the bytes left, up to the 16-bit maximum. */
+    buf[32] = 5;
+    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
+    buf[32] = 0xFF;
+    buf[33] = 0xFF;
+    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
+    buf[32] = 4;
+    buf[33] = 0;
+    /* purchase_count over the bytes left. */
+    buf[34] = 3;
+    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
+    buf[34] = 2;
+    /* Trailing bytes after the arrays. */
+    buf[len] = 0;
+    expect_corrupt(buf, len + 1, STATE_CODEC_BAD_LENGTH);
+    state_store_free(store);
+}
+
+static void test_decode_null_data(void **state)
+{
+    (void)state;
+    struct state_codec_view view;
+    char error[STATE_ERROR_SIZE];
+
+    assert_int_equal(state_codec_decode(NULL, 40, &view, error), STATE_CODEC_SHORT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layout_matches_diagram),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_empty_user_round_trip),
+        cmocka_unit_test(test_restore_keeps_newest_tokens),
+        cmocka_unit_test(test_tombstone_removes_user),
+        cmocka_unit_test(test_encode_needs_space),
+        cmocka_unit_test(test_corrupt_short),
+        cmocka_unit_test(test_corrupt_magic_and_version),
+        cmocka_unit_test(test_corrupt_fields),
+        cmocka_unit_test(test_corrupt_lengths),
+        cmocka_unit_test(test_decode_null_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
