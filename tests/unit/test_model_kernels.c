@@ -1,0 +1,202 @@
+/* Forward kernels against plain-loop references and their numeric edge cases. */
+#include "test_model_util.h"
+
+#include "kernels.h"
+
+static void fill(float *x, size_t n, uint64_t seed)
+{
+    uint64_t state = seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = test_uniform(&state);
+}
+
+static void sgemm_matches_naive(void **state)
+{
+    (void)state;
+    /* Every transpose combination, odd sizes, leading dimensions wider than the rows. */
+    enum { M = 37, N = 29, K = 43, LD = 50 };
+    static float a[LD * LD], b[LD * LD], c[LD * LD], ref[LD * LD];
+    fill(a, LD * LD, 1);
+    fill(b, LD * LD, 2);
+
+    for (int ta = 0; ta < 2; ta++) {
+        for (int tb = 0; tb < 2; tb++) {
+            fill(c, LD * LD, 3);
+            memcpy(ref, c, sizeof c);
+            model_sgemm(ta, tb, M, N, K, 0.5f, a, LD, b, LD, 0.25f, c, LD);
+            model_sgemm_naive(ta, tb, M, N, K, 0.5f, a, LD, b, LD, 0.25f, ref, LD);
+            assert_true(test_max_diff(c, ref, LD * LD) < 1e-5);
+        }
+    }
+}
+
+static void linear_adds_bias_and_residual(void **state)
+{
+    (void)state;
+    enum { M = 5, N = 7, K = 3 };
+    float x[M * K], w[N * K], bias[N], y[M * N], expected[M * N];
+    fill(x, M * K, 4);
+    fill(w, N * K, 5);
+    fill(bias, N, 6);
+    fill(y, M * N, 7);
+
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = y[i * N + j] + bias[j];
+            for (int p = 0; p < K; p++)
+                acc += (double)x[i * K + p] * w[j * K + p];
+            expected[i * N + j] = (float)acc;
+        }
+    model_linear(y, x, w, bias, M, N, K, 1);
+    assert_true(test_max_diff(y, expected, M * N) < 1e-5);
+}
+
+static void layernorm_constant_row_is_beta(void **state)
+{
+    (void)state;
+    enum { D = 64 };
+    float x[D], y[D], gamma[D], beta[D];
+    fill(gamma, D, 8);
+    fill(beta, D, 9);
+    for (int i = 0; i < D; i++)
+        x[i] = 0.1f; /* 0.1 is not exact in binary, so a float mean would round */
+
+    model_layernorm(y, x, gamma, beta, 1, D, 1e-5f, NULL, NULL);
+    for (int i = 0; i < D; i++)
+        assert_true(y[i] == beta[i]);
+}
+
+static void layernorm_matches_definition(void **state)
+{
+    (void)state;
+    enum { D = 24 };
+    float x[2 * D], y[2 * D], gamma[D], beta[D], mean[2], rstd[2];
+    fill(x, 2 * D, 10);
+    fill(gamma, D, 11);
+    fill(beta, D, 12);
+    x[D] = 1e4f; /* a large outlier in row 1 */
+
+    model_layernorm(y, x, gamma, beta, 2, D, 1e-5f, mean, rstd);
+    for (int r = 0; r < 2; r++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < D; i++)
+            m += x[r * D + i];
+        m /= D;
+        for (int i = 0; i < D; i++)
+            v += (x[r * D + i] - m) * (x[r * D + i] - m);
+        v /= D;
+        assert_true(fabs(mean[r] - m) < 1e-3);
+        for (int i = 0; i < D; i++) {
+            double expected = (x[r * D + i] - m) / sqrt(v + 1e-5) * gamma[i] + beta[i];
+            assert_true(fabs(y[r * D + i] - expected) < 1e-4);
+        }
+    }
+}
+
+static void softmax_survives_huge_logits(void **state)
+{
+    (void)state;
+    /* Without subtracting the max, exp(3e38) overflows to inf and the row becomes NaN. */
+    float row[4] = {3.0e38f, 3.0e38f, -3.0e38f, 1.0f};
+    model_softmax_row(row, 4, 4);
+    assert_true(fabsf(row[0] - 0.5f) < 1e-6f);
+    assert_true(fabsf(row[1] - 0.5f) < 1e-6f);
+    assert_true(row[2] == 0.0f);
+    assert_true(row[3] == 0.0f);
+}
+
+static void softmax_all_masked_is_zero(void **state)
+{
+    (void)state;
+    float row[3] = {1.0f, NAN, 2.0f};
+    model_softmax_row(row, 0, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(row[i] == 0.0f);
+}
+
+static void attention_all_masked_row_is_zero(void **state)
+{
+    (void)state;
+    enum { T = 3, D = 4, H = 2 };
+    float qkv[T * 3 * D], out[T * D], probs[H * T * T];
+    fill(qkv, T * 3 * D, 13);
+    struct model_attention_args args = {.tq = T, .tk = T, .n_heads = H, .d_head = D / H, .key_len = 0};
+
+    model_attention(&args, qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, out, D, probs);
+    for (int i = 0; i < T * D; i++)
+        assert_true(out[i] == 0.0f);
+}
+
+static void attention_matches_naive(void **state)
+{
+    (void)state;
+    enum { T = 6, D = 8, H = 2, DH = D / H };
+    float q[T * D], k[T * D], v[T * D], out[T * D], probs[H * T * T];
+    fill(q, T * D, 14);
+    fill(k, T * D, 15);
+    fill(v, T * D, 16);
+    struct model_attention_args args = {.tq = T, .tk = T, .n_heads = H, .d_head = DH, .key_len = 4, .causal = 1};
+
+    model_attention(&args, q, D, k, v, D, out, D, probs);
+    for (int h = 0; h < H; h++) {
+        for (int i = 0; i < T; i++) {
+            int visible = i + 1 < 4 ? i + 1 : 4;
+            double s[T], max = -INFINITY, sum = 0;
+            for (int j = 0; j < visible; j++) {
+                s[j] = 0;
+                for (int c = 0; c < DH; c++)
+                    s[j] += (double)q[i * D + h * DH + c] * k[j * D + h * DH + c];
+                s[j] /= sqrt(DH);
+                max = s[j] > max ? s[j] : max;
+            }
+            for (int j = 0; j < visible; j++)
+                sum += exp(s[j] - max);
+            for (int c = 0; c < DH; c++) {
+                double o = 0;
+                for (int j = 0; j < visible; j++)
+                    o += exp(s[j] - max) / sum * v[j * D + h * DH + c];
+                assert_true(fabs(out[i * D + h * DH + c] - o) < 1e-5);
+            }
+        }
+    }
+}
+
+static void gelu_and_relu_match_definitions(void **state)
+{
+    (void)state;
+    float x[5] = {-3.0f, -0.5f, 0.0f, 0.5f, 3.0f}, g[5], r[5];
+    memcpy(g, x, sizeof x);
+    memcpy(r, x, sizeof x);
+    model_gelu(g, 5);
+    model_relu(r, 5);
+    for (int i = 0; i < 5; i++) {
+        double expected = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+        assert_true(fabs(g[i] - expected) < 1e-6);
+        assert_true(r[i] == (x[i] > 0 ? x[i] : 0.0f));
+    }
+}
+
+static void sigmoid_saturates_without_nan(void **state)
+{
+    (void)state;
+    assert_true(model_sigmoid(1e30f) == 1.0f);
+    assert_true(model_sigmoid(-1e30f) == 0.0f);
+    assert_true(fabsf(model_sigmoid(0.0f) - 0.5f) < 1e-7f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sgemm_matches_naive),
+        cmocka_unit_test(linear_adds_bias_and_residual),
+        cmocka_unit_test(layernorm_constant_row_is_beta),
+        cmocka_unit_test(layernorm_matches_definition),
+        cmocka_unit_test(softmax_survives_huge_logits),
+        cmocka_unit_test(softmax_all_masked_is_zero),
+        cmocka_unit_test(attention_all_masked_row_is_zero),
+        cmocka_unit_test(attention_matches_naive),
+        cmocka_unit_test(gelu_and_relu_match_definitions),
+        cmocka_unit_test(sigmoid_saturates_without_nan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
