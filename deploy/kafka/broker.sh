@@ -113,16 +113,19 @@ pid_from_file() {
   echo "$pid"
 }
 
-# Prints the pid of a process that has DIR/data/.lock open. Kafka keeps its
-# log directory lock open while it runs, so this finds a broker on DIR even
-# when its pid file was deleted.
+# Prints the pid of the process that holds the POSIX lock on DIR/data/.lock.
+# Kafka locks its log directory this way for as long as it runs, so this
+# finds a broker on DIR even when its pid file was deleted. /proc/locks lists
+# the locks of every user's processes as MAJOR:MINOR:INODE in hex and decimal.
 pid_holding_lock() {
-  local fd
+  local dev inode major minor
   [ -e "$kafka_lock" ] || return 1
-  fd=$(find /proc/[0-9]*/fd -maxdepth 1 -lname "$kafka_lock" 2>/dev/null | head -n 1)
-  [ -n "$fd" ] || return 1
-  fd=${fd#/proc/}
-  echo "${fd%%/*}"
+  read -r dev inode < <(stat -c '%d %i' "$kafka_lock") || return 1
+  # Split st_dev as the kernel's MAJOR() and MINOR() (glibc's gnu_dev_major/minor).
+  major=$(( ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff) ))
+  minor=$(( (dev & 0xff) | ((dev >> 12) & ~0xff) ))
+  awk -v id="$(printf '%02x:%02x:%s' "$major" "$minor" "$inode")" \
+    '$2 == "POSIX" && $6 == id { print $5; found = 1; exit } END { exit !found }' /proc/locks
 }
 
 running_pid() { pid_from_file || pid_holding_lock; }
@@ -231,17 +234,19 @@ terminate() {
   say "stopped pid $pid in $((waited / 10)).$((waited % 10)) s"
 }
 
-# Removes a pid file and a Kafka lock file left by a broker that was killed
-# or crashed. Called only when no process runs on DIR.
+# Removes a pid file left by a broker that was killed or crashed, and reports
+# a stale Kafka lock. Called only when no process runs on DIR.
 clear_stale_files() {
   if [ -f "$pid_file" ]; then
     say "removing stale pid file $pid_file (pid $(tr -dc '0-9' <"$pid_file") is not a broker on $dir)"
     rm -f "$pid_file"
   fi
-  if [ -e "$kafka_lock" ]; then
-    # Kafka recovers the log segments itself on the next start.
-    say "removing stale lock $kafka_lock (no process holds it; the last run did not shut down cleanly)"
-    rm -f "$kafka_lock"
+  # The lock file stays after every stop, so only a missing clean-shutdown
+  # marker makes it stale. No process holds it (running_pid checked), so the
+  # next broker takes the lock over and recovers the logs, and deleting the
+  # file is not needed.
+  if [ -e "$kafka_lock" ] && [ ! -e "$data_dir/.kafka_cleanshutdown" ]; then
+    say "found stale lock $kafka_lock that no process holds: the last run did not shut down cleanly, so Kafka will recover its logs on start"
   fi
 }
 
