@@ -1,0 +1,239 @@
+#include "train_data.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train_layers.h"
+
+struct pair {
+    int user, item;
+};
+
+/* Reads all (user, item) lines of path into a growing array. */
+static int read_pairs(const char *path, struct pair **out, long *count, int *max_user, int *max_item, char *error)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot open sequence file %s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    long n = 0, cap = 1 << 16, line_no = 0;
+    struct pair *pairs = malloc((size_t)cap * sizeof *pairs);
+    char line[256];
+    int status = 0;
+
+    *max_user = 0;
+    *max_item = 0;
+    while (pairs && fgets(line, sizeof line, f)) {
+        int user, item;
+        line_no++;
+        if (line[0] == '\n' || line[0] == '\0')
+            continue;
+        if (sscanf(line, "%d %d", &user, &item) != 2 || user < 1 || item < 1) {
+            snprintf(error, MODEL_ERROR_SIZE, "invalid line %ld in %s: expected `user item` with ids >= 1", line_no,
+                     path);
+            status = -1;
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            struct pair *grown = realloc(pairs, (size_t)cap * sizeof *pairs);
+            if (!grown) {
+                free(pairs);
+                pairs = NULL;
+                break;
+            }
+            pairs = grown;
+        }
+        pairs[n++] = (struct pair){user, item};
+        *max_user = user > *max_user ? user : *max_user;
+        *max_item = item > *max_item ? item : *max_item;
+    }
+    fclose(f);
+
+    if (!pairs) {
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory reading %s", path);
+        return -1;
+    }
+    if (status != 0) {
+        free(pairs);
+        return -1;
+    }
+    *out = pairs;
+    *count = n;
+    return 0;
+}
+
+int train_sequences_read(struct train_sequences *s, const char *path, char *error)
+{
+    struct pair *pairs;
+    long n;
+    int max_user, max_item;
+
+    memset(s, 0, sizeof *s);
+    if (read_pairs(path, &pairs, &n, &max_user, &max_item, error) != 0)
+        return -1;
+
+    /* renumber users by first appearance, then count and place their items */
+    int *user_index = malloc(((size_t)max_user + 1) * sizeof(int));
+    s->offsets = calloc((size_t)max_user + 2, sizeof(long));
+    s->items = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!user_index || !s->offsets || !s->items) {
+        free(user_index);
+        free(pairs);
+        train_sequences_free(s);
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory indexing %ld interactions of %s", n, path);
+        return -1;
+    }
+    for (int u = 0; u <= max_user; u++)
+        user_index[u] = -1;
+    for (long i = 0; i < n; i++) {
+        int *index = &user_index[pairs[i].user];
+        if (*index < 0)
+            *index = s->n_users++;
+        s->offsets[*index + 1]++;
+    }
+    for (int u = 0; u < s->n_users; u++)
+        s->offsets[u + 1] += s->offsets[u];
+
+    long *fill = calloc((size_t)s->n_users + 1, sizeof(long));
+    if (!fill) {
+        free(user_index);
+        free(pairs);
+        train_sequences_free(s);
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory indexing %ld interactions of %s", n, path);
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        int u = user_index[pairs[i].user];
+        s->items[s->offsets[u] + fill[u]++] = pairs[i].item;
+    }
+
+    s->n_items = max_item;
+    s->n_interactions = n;
+    free(fill);
+    free(user_index);
+    free(pairs);
+    return 0;
+}
+
+void train_sequences_free(struct train_sequences *s)
+{
+    free(s->offsets);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+static int user_length(const struct train_sequences *s, int user)
+{
+    return (int)(s->offsets[user + 1] - s->offsets[user]);
+}
+
+int train_split_has_holdout(const struct train_sequences *s, int user)
+{
+    return user_length(s, user) >= 3;
+}
+
+int train_split_train_length(const struct train_sequences *s, int user)
+{
+    int n = user_length(s, user);
+    return n >= 3 ? n - 2 : n;
+}
+
+int train_seq_batch_alloc(struct train_seq_batch *sb, int max_B, int T)
+{
+    memset(sb, 0, sizeof *sb);
+    sb->max_B = max_B;
+    sb->T = T;
+    sb->tokens = calloc((size_t)max_B * T, sizeof(int));
+    sb->lengths = calloc((size_t)max_B, sizeof(int));
+    sb->targets = calloc((size_t)max_B * T, sizeof(int));
+    if (!sb->tokens || !sb->lengths || !sb->targets) {
+        train_seq_batch_free(sb);
+        return -1;
+    }
+    return 0;
+}
+
+void train_seq_batch_free(struct train_seq_batch *sb)
+{
+    free(sb->tokens);
+    free(sb->lengths);
+    free(sb->targets);
+    memset(sb, 0, sizeof *sb);
+}
+
+/* Lays out the sequences with the batch's T = longest length, so the
+ * [B, T] arrays are packed with that row stride. */
+static void set_batch(struct train_seq_batch *sb, int n, int T, int with_targets)
+{
+    memset(&sb->batch, 0, sizeof sb->batch);
+    sb->batch.B = n;
+    sb->batch.T = T;
+    sb->batch.tokens = sb->tokens;
+    sb->batch.lengths = sb->lengths;
+    sb->batch.item_targets = with_targets ? sb->targets : NULL;
+}
+
+static int longest(const int *lengths, int n)
+{
+    int T = 1;
+    for (int i = 0; i < n; i++)
+        T = lengths[i] > T ? lengths[i] : T;
+    return T;
+}
+
+void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int len = train_split_train_length(s, users[i]) - 1;
+        sb->lengths[i] = len < sb->T ? len : sb->T;
+    }
+    int T = longest(sb->lengths, n);
+
+    for (int i = 0; i < n; i++) {
+        const int *items = s->items + s->offsets[users[i]];
+        int len = sb->lengths[i];
+        int start = train_split_train_length(s, users[i]) - 1 - len; /* first input index */
+
+        for (int t = 0; t < T; t++) {
+            int valid = t < len;
+            sb->tokens[i * T + t] = valid ? items[start + t] : 0;
+            sb->targets[i * T + t] = valid ? items[start + t + 1] : -1;
+        }
+    }
+    set_batch(sb, n, T, 1);
+}
+
+void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n,
+                               enum train_holdout holdout)
+{
+    for (int i = 0; i < n; i++) {
+        int len = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
+        sb->lengths[i] = len < sb->T ? len : sb->T;
+    }
+    int T = longest(sb->lengths, n);
+
+    for (int i = 0; i < n; i++) {
+        const int *items = s->items + s->offsets[users[i]];
+        int end = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
+        int len = sb->lengths[i];
+
+        for (int t = 0; t < T; t++)
+            sb->tokens[i * T + t] = t < len ? items[end - len + t] : 0;
+    }
+    set_batch(sb, n, T, 0);
+}
+
+void train_shuffle(int *a, int n, uint64_t *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(train_random_next(rng) % (uint64_t)(i + 1));
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}

@@ -1,0 +1,66 @@
+/*
+ * Item-sequence data for next-item training: reads the `user item` format
+ * (one interaction per line, 1-based ids, each user's lines in time order, as
+ * the SASRec data files) and builds the leave-one-out split and mini-batches.
+ *
+ * Token ids: item i (1-based) is token i; token 0 is padding, so a model for
+ * this data has vocab_size = n_items + 1 and items [1, n_items + 1).
+ */
+#ifndef INTENTD_TRAIN_DATA_H
+#define INTENTD_TRAIN_DATA_H
+
+#include <stdint.h>
+
+#include "train_model.h"
+
+struct train_sequences {
+    int n_users, n_items;
+    long n_interactions;
+    long *offsets; /* [n_users + 1]; user u's items are items[offsets[u] .. offsets[u+1]) */
+    int *items;    /* item ids 1..n_items in time order */
+};
+
+/* Reads path. Users are renumbered 0..n_users-1 in order of first appearance;
+ * a user's lines need not be adjacent but keep their relative order. Returns
+ * 0, or -1 with a message naming the file and line in error[MODEL_ERROR_SIZE]. */
+int train_sequences_read(struct train_sequences *s, const char *path, char *error);
+void train_sequences_free(struct train_sequences *s);
+
+/* Leave-one-out split, as in SASRec: a user with n >= 3 interactions trains on
+ * the first n - 2, validates on item n - 1 and tests on item n; a user with
+ * fewer trains on all and is not evaluated. */
+int train_split_train_length(const struct train_sequences *s, int user);
+int train_split_has_holdout(const struct train_sequences *s, int user);
+
+/* Which held-out item an evaluation input predicts. */
+enum train_holdout { TRAIN_HOLDOUT_VALID = 0, TRAIN_HOLDOUT_TEST = 1 };
+
+/* Buffers of one next-item batch: B sequences of up to T positions. */
+struct train_seq_batch {
+    int max_B, T;
+    int *tokens;       /* [max_B, T] */
+    int *lengths;      /* [max_B] */
+    int *targets;      /* [max_B, T] */
+    struct train_batch batch;
+};
+
+int train_seq_batch_alloc(struct train_seq_batch *sb, int max_B, int T);
+void train_seq_batch_free(struct train_seq_batch *sb);
+
+/* Fills a training batch from users[0..n): inputs are the last T training
+ * items but one, targets the item after each input (SASRec's shifted
+ * sequence). Sequences start at position 0 and are padded at the end;
+ * padding has target -1. Users with fewer than 2 training items must not be
+ * passed. The batch's T is the longest input in it. */
+void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n);
+
+/* Fills an evaluation batch: the input is the last T items before the held-out
+ * item (training items, plus the validation item when predicting the test
+ * item). No targets. */
+void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n,
+                               enum train_holdout holdout);
+
+/* Shuffles a[n] in place with a Fisher-Yates pass driven by the generator. */
+void train_shuffle(int *a, int n, uint64_t *rng);
+
+#endif

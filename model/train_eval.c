@@ -1,0 +1,143 @@
+#include "train_eval.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train_layers.h"
+
+/* Eligible users (with a held-out item), sampled down to max_users. */
+static int *pick_users(const struct train_sequences *s, const struct train_eval_config *c, int *count)
+{
+    int n = 0;
+    int *users = malloc((size_t)(s->n_users > 0 ? s->n_users : 1) * sizeof(int));
+
+    if (!users)
+        return NULL;
+    for (int u = 0; u < s->n_users; u++)
+        if (train_split_has_holdout(s, u))
+            users[n++] = u;
+
+    if (c->max_users > 0 && n > c->max_users) {
+        uint64_t rng = c->seed;
+        train_shuffle(users, n, &rng);
+        n = c->max_users;
+    }
+    *count = n;
+    return users;
+}
+
+static double dot(const float *a, const float *b, int d)
+{
+    double sum = 0.0;
+    for (int i = 0; i < d; i++)
+        sum += (double)a[i] * b[i];
+    return sum;
+}
+
+/* Rank of the target among n_negatives sampled unseen items. mark[item] ==
+ * stamp flags the user's items. */
+static int sampled_rank(const float *h, const float *embedding, int d, int target, int n_items, int n_negatives,
+                        const int *mark, int stamp, uint64_t *rng)
+{
+    double target_score = dot(h, embedding + (size_t)target * d, d);
+    int rank = 0;
+
+    for (int k = 0; k < n_negatives; k++) {
+        int item;
+        do
+            item = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
+        while (mark[item] == stamp);
+        if (dot(h, embedding + (size_t)item * d, d) > target_score)
+            rank++;
+    }
+    return rank;
+}
+
+/* Rank of the target among all items the user never interacted with, from
+ * precomputed scores[n_items] (score of item i at index i - 1). */
+static int full_rank(const float *scores, int target, int n_items, const int *mark, int stamp)
+{
+    float target_score = scores[target - 1];
+    int rank = 0;
+
+    for (int item = 1; item <= n_items; item++)
+        if (mark[item] != stamp && scores[item - 1] > target_score)
+            rank++;
+    return rank;
+}
+
+static void add_rank(int rank, double *hr, double *ndcg)
+{
+    if (rank >= 10)
+        return;
+    *hr += 1.0;
+    *ndcg += 1.0 / log2((double)rank + 2.0);
+}
+
+int train_eval_ranking(struct train_model *m, const struct train_sequences *s, enum train_holdout holdout,
+                       const struct train_eval_config *c, struct train_eval_result *r, char *error)
+{
+    int d = m->config.d_model, n_items = s->n_items, n_users = 0;
+    struct train_seq_batch sb;
+    int status = 0;
+    int *users = pick_users(s, c, &n_users);
+    int *mark = calloc((size_t)n_items + 1, sizeof(int));
+    float *scores = c->full ? model_alloc_floats((size_t)m->max_B * n_items) : NULL;
+    float *last = model_alloc_floats((size_t)m->max_B * d);
+    int batch_ok = train_seq_batch_alloc(&sb, m->max_B, m->max_T) == 0;
+
+    memset(r, 0, sizeof *r);
+    if (!users || !mark || (c->full && !scores) || !last || !batch_ok) {
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory evaluating %d items", n_items);
+        status = -1;
+        goto done;
+    }
+
+    uint64_t rng = c->seed ^ 0xA5A5A5A5ULL;
+    for (int begin = 0; begin < n_users; begin += m->max_B) {
+        int n = n_users - begin < m->max_B ? n_users - begin : m->max_B;
+        train_seq_batch_fill_eval(&sb, s, users + begin, n, holdout);
+        train_model_encode(m, &sb.batch);
+
+        for (int i = 0; i < n; i++)
+            memcpy(last + (size_t)i * d, m->enc_out + ((size_t)i * sb.batch.T + sb.lengths[i] - 1) * d,
+                   (size_t)d * sizeof(float));
+        if (c->full)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_items, d, 1.0f, last, d,
+                        m->params.embedding + d, d, 0.0f, scores, n_items);
+
+        for (int i = 0; i < n; i++) {
+            int u = users[begin + i], stamp = begin + i + 1;
+            const int *items = s->items + s->offsets[u];
+            int train_len = train_split_train_length(s, u);
+            int target = items[train_len + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0)];
+
+            for (long j = 0; j < s->offsets[u + 1] - s->offsets[u]; j++)
+                mark[items[j]] = stamp;
+            add_rank(sampled_rank(last + (size_t)i * d, m->params.embedding, d, target, n_items, c->n_negatives,
+                                  mark, stamp, &rng),
+                     &r->hr10, &r->ndcg10);
+            if (c->full)
+                add_rank(full_rank(scores + (size_t)i * n_items, target, n_items, mark, stamp), &r->full_hr10,
+                         &r->full_ndcg10);
+        }
+    }
+
+    r->users = n_users;
+    if (n_users > 0) {
+        r->hr10 /= n_users;
+        r->ndcg10 /= n_users;
+        r->full_hr10 /= n_users;
+        r->full_ndcg10 /= n_users;
+    }
+done:
+    free(users);
+    free(mark);
+    free(scores);
+    free(last);
+    train_seq_batch_free(&sb);
+    return status;
+}

@@ -1,0 +1,40 @@
+/*
+ * Next-item ranking metrics with the SASRec protocol (Kang and McAuley,
+ * ICDM 2018): the held-out item is ranked among n_negatives items sampled
+ * uniformly (with replacement, by rejection) from the items the user never
+ * interacted with; HR@10 counts ranks below 10 and NDCG@10 adds
+ * 1 / log2(rank + 2) for them. When there are more eligible users than
+ * max_users, a fixed-seed sample of max_users is evaluated.
+ *
+ * The full-catalogue variant ranks the held-out item against every item the
+ * user never interacted with. It is not comparable with the sampled numbers
+ * or with the SASRec paper.
+ */
+#ifndef INTENTD_TRAIN_EVAL_H
+#define INTENTD_TRAIN_EVAL_H
+
+#include <stdint.h>
+
+#include "train_data.h"
+#include "train_model.h"
+
+struct train_eval_config {
+    int max_users;     /* 10000 in the SASRec protocol; 0 evaluates every eligible user */
+    int n_negatives;   /* 100 */
+    uint64_t seed;     /* user sample and negatives */
+    int full;          /* 1: also compute the full-catalogue metrics */
+};
+
+struct train_eval_result {
+    int users;
+    double hr10, ndcg10;           /* sampled */
+    double full_hr10, full_ndcg10; /* full catalogue, when requested */
+};
+
+/* Scores the users' held-out items with the encoder (no dropout). The model's
+ * config must have item_begin = 1 and item_end = n_items + 1 (token i is item
+ * i). Returns 0, or -1 with a message in error[MODEL_ERROR_SIZE]. */
+int train_eval_ranking(struct train_model *m, const struct train_sequences *s, enum train_holdout holdout,
+                       const struct train_eval_config *config, struct train_eval_result *result, char *error);
+
+#endif

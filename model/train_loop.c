@@ -1,0 +1,200 @@
+#include "train_loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train_checkpoint.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int train_session_init(struct train_session *s, struct train_model *model, const struct train_sequences *data,
+                       const struct train_loop_config *config, const struct optim_config *opt_config, char *error)
+{
+    memset(s, 0, sizeof *s);
+    s->config = *config;
+    s->model = model;
+    s->data = data;
+    s->best_epoch = -1;
+    s->order_epoch = -1;
+
+    if (config->batch_size < 1 || config->batch_size > model->max_B) {
+        snprintf(error, MODEL_ERROR_SIZE, "invalid batch_size %d: expected 1 to %d (the model's max_B)",
+                 config->batch_size, model->max_B);
+        return -1;
+    }
+    if (model->config.item_begin != 1 || model->config.item_end != data->n_items + 1) {
+        snprintf(error, MODEL_ERROR_SIZE, "invalid item range [%d, %d): expected [1, %d) for %d items",
+                 model->config.item_begin, model->config.item_end, data->n_items + 1, data->n_items);
+        return -1;
+    }
+
+    s->users = malloc((size_t)(data->n_users > 0 ? data->n_users : 1) * sizeof(int));
+    s->order = malloc((size_t)(data->n_users > 0 ? data->n_users : 1) * sizeof(int));
+    s->best_params = model_alloc_floats(model->params.count);
+    if (!s->users || !s->order || !s->best_params || train_seq_batch_alloc(&s->batch, model->max_B, model->max_T)) {
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory setting up training for %d users", data->n_users);
+        train_session_free(s);
+        return -1;
+    }
+    for (int u = 0; u < data->n_users; u++)
+        if (train_split_train_length(data, u) >= 2)
+            s->users[s->n_users++] = u;
+    if (s->n_users == 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "no user has 2 or more training items; nothing to train on");
+        train_session_free(s);
+        return -1;
+    }
+    s->batches_per_epoch = (s->n_users + config->batch_size - 1) / config->batch_size;
+
+    struct optim_config oc = *opt_config;
+    if (oc.total_steps == 0)
+        oc.total_steps = s->batches_per_epoch * config->epochs;
+    if (optim_adamw_init(&s->opt, &oc, &model->params, error) != 0) {
+        train_session_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void train_session_free(struct train_session *s)
+{
+    optim_adamw_free(&s->opt);
+    train_seq_batch_free(&s->batch);
+    free(s->users);
+    free(s->order);
+    free(s->best_params);
+    memset(s, 0, sizeof *s);
+}
+
+/* The epoch's order depends only on (seed, epoch), so a resumed run
+ * rebuilds it without storing it. */
+static void shuffle_epoch(struct train_session *s)
+{
+    uint64_t rng = s->config.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)s->epoch;
+
+    memcpy(s->order, s->users, (size_t)s->n_users * sizeof(int));
+    train_shuffle(s->order, s->n_users, &rng);
+}
+
+float train_session_step(struct train_session *s)
+{
+    struct train_model *m = s->model;
+    int size = s->config.batch_size;
+
+    if (s->order_epoch != s->epoch) {
+        shuffle_epoch(s);
+        s->order_epoch = s->epoch;
+    }
+
+    long begin = s->batch_index * size;
+    int n = s->n_users - begin < size ? (int)(s->n_users - begin) : size;
+    train_seq_batch_fill_train(&s->batch, s->data, s->order + begin, n);
+
+    train_model_zero_grad(m);
+    train_model_forward(m, &s->batch.batch, 1);
+    train_model_backward(m, &s->batch.batch);
+    s->grad_norm = optim_adamw_step(&s->opt, m->params.data, m->grads.data);
+
+    s->batch_index++;
+    s->positions_done += m->losses.item_count;
+    return m->losses.item;
+}
+
+static void report(struct train_session *s, float loss, long steps_here)
+{
+    struct train_progress p = {0};
+
+    if (!s->config.progress)
+        return;
+    p.epoch = s->epoch;
+    p.epochs = s->config.epochs;
+    p.step = s->opt.step;
+    p.total_steps = s->opt.config.total_steps;
+    p.loss = loss;
+    p.lr = optim_learning_rate(&s->opt.config, s->opt.step > 0 ? s->opt.step - 1 : 0);
+    p.grad_norm = s->grad_norm;
+    if (s->elapsed_seconds > 0.0) {
+        p.tokens_per_second = (double)s->positions_done / s->elapsed_seconds;
+        p.eta_seconds = s->elapsed_seconds / (double)steps_here * (double)(p.total_steps - p.step);
+    }
+    s->config.progress(&p, s->config.progress_user);
+}
+
+/* Validation, early-stopping bookkeeping and the checkpoint at the end of an
+ * epoch; then moves to the next epoch. */
+static int end_epoch(struct train_session *s, char *error)
+{
+    struct train_progress p = {0};
+    struct train_model *m = s->model;
+
+    if (s->config.validation.n_negatives > 0) {
+        struct train_eval_config vc = s->config.validation;
+        vc.full = 0;
+        if (train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error) != 0)
+            return -1;
+        p.validated = 1;
+        if (s->best_epoch < 0 || p.validation.hr10 > s->best_hr10) {
+            s->best_hr10 = (float)p.validation.hr10;
+            s->best_epoch = s->epoch;
+            s->bad_epochs = 0;
+            memcpy(s->best_params, m->params.data, m->params.count * sizeof(float));
+            p.improved = 1;
+        } else {
+            s->bad_epochs++;
+        }
+    }
+
+    if (s->config.progress) {
+        p.epoch = s->epoch;
+        p.epochs = s->config.epochs;
+        p.step = s->opt.step;
+        p.total_steps = s->opt.config.total_steps;
+        s->config.progress(&p, s->config.progress_user);
+    }
+
+    s->epoch++;
+    s->batch_index = 0;
+    if (s->epoch >= s->config.epochs || (s->config.patience > 0 && s->bad_epochs >= s->config.patience))
+        s->finished = 1;
+    if (s->config.checkpoint_path)
+        return train_checkpoint_save(s, s->config.checkpoint_path, error);
+    return 0;
+}
+
+int train_session_run(struct train_session *s, char *error)
+{
+    long steps_here = 0;
+
+    while (!s->finished && s->epoch < s->config.epochs) {
+        if (s->config.max_steps > 0 && s->opt.step >= s->config.max_steps) {
+            if (s->config.checkpoint_path)
+                return train_checkpoint_save(s, s->config.checkpoint_path, error);
+            return 0; /* interrupted on request: the best weights are not restored */
+        }
+
+        double t0 = now_seconds();
+        float loss = train_session_step(s);
+        s->elapsed_seconds += now_seconds() - t0;
+        steps_here++;
+        report(s, loss, steps_here);
+
+        if (s->batch_index >= s->batches_per_epoch && end_epoch(s, error) != 0)
+            return -1;
+        if (s->config.checkpoint_path && s->config.checkpoint_every > 0 &&
+            s->opt.step % s->config.checkpoint_every == 0 &&
+            train_checkpoint_save(s, s->config.checkpoint_path, error) != 0)
+            return -1;
+    }
+
+    s->finished = 1;
+    if (s->best_epoch >= 0)
+        memcpy(s->model->params.data, s->best_params, s->model->params.count * sizeof(float));
+    return 0;
+}

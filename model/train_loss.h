@@ -1,0 +1,30 @@
+/*
+ * Loss layers: softmax cross-entropy over a class matrix (item scores, the
+ * decoder's next token, the classification heads) and binary cross-entropy
+ * (propensity). Each computes its loss and, when asked, its gradient in the
+ * same pass, so the large logits matrix is never stored whole.
+ */
+#ifndef INTENTD_TRAIN_LOSS_H
+#define INTENTD_TRAIN_LOSS_H
+
+#define TRAIN_LOSS_CHUNK 256 /* rows of logits computed at a time */
+
+/* Softmax cross-entropy of rows h[M, d] against classes w[K, d] (+ bias[K]
+ * when not NULL): logits = h w^T + bias, target classes targets[M] in [0, K).
+ * Returns the summed loss over the M rows. When dw is not NULL, accumulates
+ * the gradient of grad_scale * (summed loss) into dh[M, d] (if not NULL),
+ * dw[K, d] and dbias[K] (if not NULL).
+ *
+ * scratch holds threads * TRAIN_LOSS_CHUNK * K floats. The softmax rows run on
+ * `threads` POSIX threads; sums are combined in a fixed order, so the result
+ * does not depend on thread timing. */
+double train_softmax_ce(const float *h, const float *w, const float *bias, const int *targets, int M, int K, int d,
+                        float grad_scale, float *dh, float *dw, float *dbias, float *scratch, int threads);
+
+/* Binary cross-entropy with logits z[M] = h[M, d] . w[d] + bias, labels y[M]
+ * in {0, 1}; returns the summed loss. When dw is not NULL, accumulates the
+ * gradient of grad_scale * (summed loss) into dh (if not NULL), dw and dbias. */
+double train_bce(const float *h, const float *w, const float *bias, const float *y, int M, int d, float grad_scale,
+                 float *dh, float *dw, float *dbias);
+
+#endif
