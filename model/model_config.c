@@ -33,20 +33,22 @@ static int fail(char *error, const char *field, int value, const char *expected)
 
 int model_config_validate(const struct model_config *c, char *error)
 {
-    if (c->vocab_size <= 0)
-        return fail(error, "vocab_size", c->vocab_size, "a positive number");
-    if (c->d_model <= 0)
-        return fail(error, "d_model", c->d_model, "a positive number");
+    /* The upper bounds keep every derived size (3 * d_model, vocab_size * d_model)
+     * far from int overflow when a config comes from an untrusted file. */
+    if (c->vocab_size <= 0 || c->vocab_size > MODEL_MAX_VOCAB)
+        return fail(error, "vocab_size", c->vocab_size, "1 to 16777216");
+    if (c->d_model <= 0 || c->d_model > MODEL_MAX_WIDTH)
+        return fail(error, "d_model", c->d_model, "1 to 65536");
     if (c->n_heads <= 0 || c->d_model % c->n_heads != 0)
         return fail(error, "n_heads", c->n_heads, "a positive divisor of d_model");
     if (c->n_encoder_layers < 1 || c->n_encoder_layers > MODEL_MAX_LAYERS)
         return fail(error, "n_encoder_layers", c->n_encoder_layers, "1 to 16");
     if (c->n_decoder_layers < 0 || c->n_decoder_layers > MODEL_MAX_LAYERS)
         return fail(error, "n_decoder_layers", c->n_decoder_layers, "0 to 16");
-    if (c->d_ff <= 0)
-        return fail(error, "d_ff", c->d_ff, "a positive number");
-    if (c->max_len <= 0)
-        return fail(error, "max_len", c->max_len, "a positive number");
+    if (c->d_ff <= 0 || c->d_ff > MODEL_MAX_WIDTH)
+        return fail(error, "d_ff", c->d_ff, "1 to 65536");
+    if (c->max_len <= 0 || c->max_len > MODEL_MAX_SEQUENCE)
+        return fail(error, "max_len", c->max_len, "1 to 1048576");
     if (c->norm != MODEL_NORM_POST && c->norm != MODEL_NORM_PRE)
         return fail(error, "norm", (int)c->norm, "0 (post) or 1 (pre)");
     if (c->activation != MODEL_ACT_RELU && c->activation != MODEL_ACT_GELU)
@@ -57,7 +59,8 @@ int model_config_validate(const struct model_config *c, char *error)
         return fail(error, "layer_norm_eps", 0, "a positive number");
     if (c->item_begin < 0 || c->item_end < c->item_begin || c->item_end > c->vocab_size)
         return fail(error, "item_end", c->item_end, "item_begin <= item_end <= vocab_size");
-    if (c->n_actions < 0 || c->n_categories < 0 || c->n_sentiments < 0)
-        return fail(error, "head size", -1, "zero or more classes");
+    if (c->n_actions < 0 || c->n_categories < 0 || c->n_sentiments < 0 || c->n_actions > MODEL_MAX_WIDTH ||
+        c->n_categories > MODEL_MAX_WIDTH || c->n_sentiments > MODEL_MAX_WIDTH)
+        return fail(error, "head size", -1, "0 to 65536 classes");
     return 0;
 }

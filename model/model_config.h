@@ -10,6 +10,9 @@
 
 #define MODEL_MAX_LAYERS 16
 #define MODEL_ERROR_SIZE 512
+#define MODEL_MAX_VOCAB (1 << 24)
+#define MODEL_MAX_WIDTH (1 << 16)     /* d_model, d_ff and head classes */
+#define MODEL_MAX_SEQUENCE (1 << 20)  /* max_len */
 
 enum model_norm_placement {
     MODEL_NORM_POST = 0, /* x = norm(x + sublayer(x)), as in Vaswani et al. 2017 */

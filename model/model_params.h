@@ -34,7 +34,8 @@
 #include "model_config.h"
 
 #define MODEL_TENSOR_NAME_SIZE 96
-#define MODEL_MAX_TENSORS (8 + MODEL_MAX_LAYERS * 30)
+/* 12 tensors per encoder layer, 18 per decoder layer, 15 outside the layers. */
+#define MODEL_MAX_TENSORS (32 + MODEL_MAX_LAYERS * 30)
 
 /* Pointers into the flat buffer for one attention block. */
 struct model_attention_params {
