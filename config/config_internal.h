@@ -138,8 +138,7 @@ void cfg_table_print(FILE *out, const struct cfg_table *table, const void *base,
 void cfg_table_free(const struct cfg_table *table, void *base);
 /* Reads a scalar after ${VAR} substitution; NULL plain scalars give "".
  * Reports a type error and returns -1 if node is not a scalar. */
-int cfg_read_string(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, int secret,
-                    char **out);
+int cfg_read_string(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, char **out);
 
 /* config_print.c: YAML output helpers. */
 void cfg_print_indent(FILE *out, int indent);

@@ -119,7 +119,7 @@ static int properties_read(struct cfg_ctx *ctx, const struct cfg_node *node, con
         cfg_path_key(child_path, sizeof child_path, path, key->value);
         int secret = config_property_is_secret(key->value);
         if (property_check_key(ctx, key, child_path) != 0 ||
-            cfg_read_string(ctx, value, child_path, secret, &text) != 0) {
+            cfg_read_string(ctx, value, child_path, &text) != 0) {
             status = -1;
             continue;
         }

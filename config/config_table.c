@@ -13,9 +13,8 @@
 #define FIELD_PTR(base, field) ((char *)(base) + (field)->offset)
 #define FIELD_CPTR(base, field) ((const char *)(base) + (field)->offset)
 
-int cfg_read_string(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, int secret, char **out)
+int cfg_read_string(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, char **out)
 {
-    (void)secret;
     *out = NULL;
     if (node->kind != CFG_NODE_SCALAR) {
         cfg_error(ctx, node, path, "expected a string, got %s", cfg_node_kind_name(node));
@@ -56,7 +55,7 @@ static const char *expected_form(const struct cfg_field *field)
 }
 
 static void report_enum_error(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path,
-                              const struct cfg_field *field, const char *shown)
+                              const struct cfg_field *field, const char *display)
 {
     char names[256] = "";
     size_t used = 0;
@@ -64,11 +63,11 @@ static void report_enum_error(struct cfg_ctx *ctx, const struct cfg_node *node, 
         int n = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", *name);
         used += n > 0 ? (size_t)n : 0;
     }
-    cfg_error(ctx, node, path, "expected one of %s; got \"%.80s\"", names, shown);
+    cfg_error(ctx, node, path, "expected one of %s; got \"%.80s\"", names, display);
 }
 
 static int check_range(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path,
-                       const struct cfg_field *field, double value, const char *shown)
+                       const struct cfg_field *field, double value, const char *display)
 {
     if (value >= field->min && value <= field->max)
         return 0;
@@ -76,9 +75,9 @@ static int check_range(struct cfg_ctx *ctx, const struct cfg_node *node, const c
         char low[32], high[32];
         cfg_format_duration(low, sizeof low, (int64_t)field->min);
         cfg_format_duration(high, sizeof high, (int64_t)field->max);
-        cfg_error(ctx, node, path, "%s is out of range; expected a duration from %s to %s", shown, low, high);
+        cfg_error(ctx, node, path, "%s is out of range; expected a duration from %s to %s", display, low, high);
     } else {
-        cfg_error(ctx, node, path, "%s is out of range; expected %g to %g", shown, field->min, field->max);
+        cfg_error(ctx, node, path, "%s is out of range; expected %g to %g", display, field->min, field->max);
     }
     return -1;
 }
@@ -87,7 +86,7 @@ static int check_range(struct cfg_ctx *ctx, const struct cfg_node *node, const c
 static int convert(struct cfg_ctx *ctx, const struct cfg_field *field, const struct cfg_node *node,
                    const char *path, const char *text, void *dst)
 {
-    const char *shown = field->secret ? "********" : text;
+    const char *display = field->secret ? "********" : text;
     int64_t i64 = 0;
     double number = 0;
     int ok = 0;
@@ -119,18 +118,18 @@ static int convert(struct cfg_ctx *ctx, const struct cfg_field *field, const str
                 return 0;
             }
         }
-        report_enum_error(ctx, node, path, field, shown);
+        report_enum_error(ctx, node, path, field, display);
         return -1;
     default:
         return -1;
     }
     if (!ok) {
-        cfg_error(ctx, node, path, "expected %s, got \"%.80s\"", expected_form(field), shown);
+        cfg_error(ctx, node, path, "expected %s, got \"%.80s\"", expected_form(field), display);
         return -1;
     }
     if (field->type == CFG_BOOL)
         return 0;
-    if (check_range(ctx, node, path, field, number, shown) != 0)
+    if (check_range(ctx, node, path, field, number, display) != 0)
         return -1;
 
     if (field->type == CFG_INT)
@@ -160,7 +159,7 @@ static int read_field(struct cfg_ctx *ctx, const struct cfg_field *field, const 
                   field->type == CFG_ENUM ? "a name" : expected_form(field), cfg_node_kind_name(node));
         return -1;
     }
-    if (cfg_read_string(ctx, node, path, field->secret, &text) != 0)
+    if (cfg_read_string(ctx, node, path, &text) != 0)
         return -1;
     if (field->type == CFG_STR) {
         free(*(char **)dst);

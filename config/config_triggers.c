@@ -1,7 +1,7 @@
 /*
  * The triggers section: a list of offer rules. Each rule is read with the
- * generic table reader; its condition ("when") and its templates have their
- * own readers because their shape is not a fixed set of keys.
+ * generic table reader. Its condition ("when") and its templates have their
+ * own readers, because their shape is not a fixed set of keys.
  *
  * A condition is stored parsed (struct config_condition), so the processor
  * evaluates it with a switch and needs no parser of its own.
@@ -330,7 +330,7 @@ static int template_read_one(struct cfg_ctx *ctx, const struct cfg_node *key, co
         cfg_error(ctx, key, path, "expected a language tag like en, zh or zh-CN as the key");
         return -1;
     }
-    if (cfg_read_string(ctx, value, path, 0, &text) != 0)
+    if (cfg_read_string(ctx, value, path, &text) != 0)
         return -1;
     int status = -1;
     if (text[0] == '\0')
