@@ -1,8 +1,8 @@
 /*
  * Field defaults: sets a generic value from the JSON "default" of a reader
- * field, as the Avro 1.11 specification encodes defaults (a union's default
- * belongs to its first branch, bytes and fixed are strings of code points
- * 0-255, enums are symbol strings).
+ * field, encoded as the Avro 1.11 specification defines. A union's default
+ * belongs to its first branch, bytes and fixed defaults are strings of code
+ * points 0-255, and enum defaults are symbol strings.
  */
 #include <string.h>
 

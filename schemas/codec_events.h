@@ -3,9 +3,10 @@
  * decoders.
  *
  * Ownership: a decode function fills a caller-provided struct whose strings
- * and arrays are malloc'd and owned by the struct; release them with the
- * matching codec_*_clear(), which also zeroes the struct. On failure the struct
- * is left zeroed and nothing needs to be freed. An encode function only reads
+ * and arrays are malloc'd and owned by the struct. Release them with the
+ * matching codec_*_clear(), which also resets the struct to empty (NULL
+ * pointers, zero counts, consent CODEC_CONSENT_UNKNOWN). On failure the struct
+ * is left empty and nothing needs to be freed. An encode function only reads
  * the struct and returns a malloc'd frame in *buf that the caller frees with
  * free().
  *

@@ -34,11 +34,12 @@ typedef struct codec_json_alias {
  * are borrowed and must outlive the mapping's use.
  *
  * Accepted JSON types: ids (user_id, item_id, category_id, session_id) are
- * strings or integers (converted to decimal strings); action is a string
- * matched first against action_aliases, then against the Action symbols
- * ignoring case, and an unmatched string is an error; timestamp is an integer
- * in timestamp_unit; consent is a boolean; rating is an integer from 1 to 5;
- * attributes is an object of string values. JSON null is Avro null.
+ * strings or integers, and integers become decimal strings. The action is a
+ * string, matched first against action_aliases and then against the Action
+ * symbols ignoring case. An action that matches neither is an error. The
+ * timestamp is an integer in timestamp_unit, consent a boolean, rating an
+ * integer from 1 to 5 and attributes an object of string values. JSON null
+ * is Avro null.
  */
 typedef struct codec_json_mapping {
     const char *user_id;     /* required */

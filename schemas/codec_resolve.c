@@ -13,11 +13,11 @@
 
 #include "codec_internal.h"
 
-/* Deepest nesting of records, arrays, maps and unions read; recursive schemas
- * could otherwise recurse once per input byte. */
+/* Maximum nesting depth of records, arrays, maps and unions. Without it a
+ * recursive schema could recurse once per input byte. */
 #define RESOLVE_MAX_DEPTH 64
-/* Most items read from an array or map whose items take zero bytes (null,
- * empty records), which the remaining-bytes check cannot bound. */
+/* Maximum number of zero-size items (null, empty records) per body. The
+ * remaining-bytes check cannot bound them because they take no bytes. */
 #define RESOLVE_MAX_EMPTY_ITEMS 65536
 
 typedef struct resolver {
@@ -342,14 +342,20 @@ static int resolve_map(resolver_t *r, avro_schema_t ws, avro_schema_t rs, avro_v
             avro_value_t element;
             avro_value_t *target = NULL;
             if (dest != NULL) {
+                int is_new = 0;
                 char *key_copy = strndup((const char *)key, key_len);
                 if (key_copy == NULL)
                     return codec_error_set(r->walker.err, CODEC_ERR_NOMEM, codec_walker_offset(&r->walker),
                                            "out of memory for a map key");
-                rc = avro_value_add(dest, key_copy, &element, NULL, NULL);
+                rc = avro_value_add(dest, key_copy, &element, NULL, &is_new);
                 free(key_copy);
                 if (rc != 0)
                     return avro_failed(r, "add a map entry");
+                /* A repeated key would merge two values into one entry. */
+                if (!is_new)
+                    return codec_error_set(r->walker.err, CODEC_ERR_BODY, codec_walker_offset(&r->walker) - key_len,
+                                           "map key \"%.*s\" at offset %zu appears twice", (int)(key_len > 64 ? 64 : key_len),
+                                           (const char *)key, codec_walker_offset(&r->walker) - key_len);
                 target = &element;
             }
             rc = resolve(r, wvalues, dest != NULL ? avro_schema_map_values(rs) : NULL, target);

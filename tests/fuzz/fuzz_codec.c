@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the Confluent frame decoder. Each input is decoded as
- * a generic value and as each typed record; whatever decodes is encoded again
+ * a generic value and as each typed record. Whatever decodes is encoded again
  * and must decode to the same bytes, so the fuzzer also checks round trips.
  * Seeds: tests/fuzz/corpus/codec/ (valid frames of every catalogue schema).
  */

@@ -1,9 +1,10 @@
 /*
- * Avro records in the Confluent frame through a real Kafka broker: create a
- * unique topic with the Admin API, produce one frame of each record type and
- * several clicks, consume them back and check each decodes equal to what was
- * sent. Needs INTENTD_TEST_BOOTSTRAP (host:port) and fails when it is unset
- * or the broker does not answer.
+ * Avro records in the Confluent frame through a real Kafka broker. The test
+ * creates a unique topic with the Admin API and produces one frame of each
+ * record type plus several clicks. It consumes them back and checks that each
+ * frame is byte-identical and decodes equal to what was sent. It needs
+ * INTENTD_TEST_BOOTSTRAP (host:port) and fails when that is unset or the
+ * broker does not respond.
  */
 #include <setjmp.h>
 #include <stdarg.h>

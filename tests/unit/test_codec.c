@@ -1,8 +1,10 @@
 /* Round trips of the four intentd records through the Confluent frame codec. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -412,6 +414,52 @@ static void catalogue_duplicate_id(void **state)
     assert_non_null(strstr(err.message, "already"));
 }
 
+#define THREAD_COUNT 4
+#define THREAD_ROUNDS 300
+
+/* Each thread encodes and decodes its own clicks on the shared codec and
+ * counts mismatches, because cmocka asserts are not thread-safe. */
+static void *round_trips(void *arg)
+{
+    const codec_t *codec = arg;
+    intptr_t failures = 0;
+
+    for (int i = 0; i < THREAD_ROUNDS; i++) {
+        char user[32];
+        snprintf(user, sizeof(user), "user-%d", i);
+        codec_click_event_t in = {.user_id = user, .item_id = "i", .action = CODEC_ACTION_CLICK,
+                                  .timestamp_ms = i};
+        codec_click_event_t out;
+        codec_error_t err;
+        uint8_t *buf;
+        size_t len;
+
+        if (codec_encode_click(codec, &in, &buf, &len, &err) != CODEC_OK) {
+            failures++;
+            continue;
+        }
+        if (codec_decode_click(codec, buf, len, &out, &err) != CODEC_OK ||
+            strcmp(out.user_id, user) != 0 || out.timestamp_ms != i)
+            failures++;
+        codec_click_clear(&out);
+        free(buf);
+    }
+    return (void *)failures;
+}
+
+static void shared_codec_threads(void **state)
+{
+    pthread_t threads[THREAD_COUNT];
+
+    for (int t = 0; t < THREAD_COUNT; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, round_trips, *state), 0);
+    for (int t = 0; t < THREAD_COUNT; t++) {
+        void *failures;
+        assert_int_equal(pthread_join(threads[t], &failures), 0);
+        assert_int_equal((intptr_t)failures, 0);
+    }
+}
+
 static void catalogue_names_records(void **state)
 {
     assert_string_equal(codec_record_name(*state, 1), CODEC_CLICK_EVENT);
@@ -443,6 +491,7 @@ int main(void)
         cmocka_unit_test(catalogue_missing_file),
         cmocka_unit_test(catalogue_duplicate_id),
         cmocka_unit_test(catalogue_names_records),
+        cmocka_unit_test(shared_codec_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -330,7 +330,7 @@ static void block_size_beyond_body(void **state)
     assert_int_equal(err.offset, 10);
 }
 
-static void most_negative_block_count(void **state)
+static void int64_min_block_count(void **state)
 {
     bytes_t b = after_s();
     codec_error_t err;
@@ -510,6 +510,31 @@ static void map_key_longer_than_body(void **state)
     assert_int_equal(err.offset, 11);
 }
 
+static void duplicate_map_key(void **state)
+{
+    bytes_t b = after_s();
+    codec_error_t err;
+
+    put_long(&b, 0);
+    put_long(&b, 0);
+    put_long(&b, 2);
+    put_long(&b, 1);
+    put_raw(&b, "k", 1);
+    put_long(&b, 1);
+    put_raw(&b, "x", 1);
+    put_long(&b, 1);
+    put_raw(&b, "k", 1);
+    put_long(&b, 1);
+    put_raw(&b, "y", 1);
+    put_long(&b, 0);
+    put(&b, 1);
+    put_long(&b, 0);
+    put_long(&b, 0);
+    assert_int_equal(decode(state, &b, &err), CODEC_ERR_BODY);
+    assert_int_equal(err.offset, 16);
+    assert_non_null(strstr(err.message, "twice"));
+}
+
 static void nesting_too_deep(void **state)
 {
     bytes_t b = frame_start(8);
@@ -625,7 +650,7 @@ int main(void)
         cmocka_unit_test(array_count_beyond_body),
         cmocka_unit_test(negative_block_count),
         cmocka_unit_test(block_size_beyond_body),
-        cmocka_unit_test(most_negative_block_count),
+        cmocka_unit_test(int64_min_block_count),
         cmocka_unit_test(union_branch_out_of_range),
         cmocka_unit_test(union_branch_negative),
         cmocka_unit_test(trailing_bytes),
@@ -639,6 +664,7 @@ int main(void)
         cmocka_unit_test(boolean_not_0_or_1),
         cmocka_unit_test(enum_index_out_of_range),
         cmocka_unit_test(map_key_longer_than_body),
+        cmocka_unit_test(duplicate_map_key),
         cmocka_unit_test(nesting_too_deep),
         cmocka_unit_test(shallow_nesting_decodes),
         cmocka_unit_test(too_many_null_items),
