@@ -194,28 +194,33 @@ static int consent_allows(const struct offer_policy *policy, const struct state_
     return 0;
 }
 
-static int in_cooldown(const struct offer_rule *rule, const struct state_user *user,
+static uint32_t rule_hash(const struct offer_rule *rule)
+{
+    return (uint32_t)state_hash_bytes(rule->name, strlen(rule->name));
+}
+
+static int in_cooldown(const struct offer_rule *rule, const struct state_rule_counters *counters,
                        int64_t event_ms)
 {
-    if (user->last_offer_ms == 0 || rule->cooldown_ms == 0)
+    if (counters == NULL || rule->cooldown_ms == 0)
         return 0;
-    return event_ms - user->last_offer_ms < rule->cooldown_ms;
+    return event_ms - counters->last_offer_ms < rule->cooldown_ms;
 }
 
-/* The window starts at the first offer and ends window_ms later; the next
+/* The window starts at the first offer and ends window_ms later. The next
  * offer after that starts a new window. */
-static int window_expired(const struct offer_rule *rule, const struct state_user *user,
+static int window_expired(const struct offer_rule *rule, const struct state_rule_counters *counters,
                           int64_t event_ms)
 {
-    return user->offers_in_window == 0 || event_ms - user->window_start_ms >= rule->window_ms;
+    return counters->offers_in_window == 0 || event_ms - counters->window_start_ms >= rule->window_ms;
 }
 
-static int is_capped(const struct offer_rule *rule, const struct state_user *user,
+static int is_capped(const struct offer_rule *rule, const struct state_rule_counters *counters,
                      int64_t event_ms)
 {
-    if (rule->max_offers == 0 || window_expired(rule, user, event_ms))
+    if (counters == NULL || rule->max_offers == 0 || window_expired(rule, counters, event_ms))
         return 0;
-    return user->offers_in_window >= rule->max_offers;
+    return counters->offers_in_window >= rule->max_offers;
 }
 
 /* Refills the bucket up to now and takes one offer from it. Returns 1 if an
@@ -249,31 +254,36 @@ static int bucket_take(struct offer_policy *policy, int64_t event_ms)
     return 1;
 }
 
-static void record_offer(const struct offer_rule *rule, struct state_user *user, int64_t event_ms)
+static void record_offer(const struct offer_rule *rule, uint32_t hash, struct state_user *user,
+                         int64_t event_ms)
 {
+    struct state_rule_counters *counters = state_user_claim_rule(user, hash);
+
     user->last_offer_ms = event_ms;
-    if (rule->max_offers == 0)
-        return;
-    if (window_expired(rule, user, event_ms)) {
-        user->window_start_ms = event_ms;
-        user->offers_in_window = 0;
+    counters->last_offer_ms = event_ms;
+    if (window_expired(rule, counters, event_ms)) {
+        counters->window_start_ms = event_ms;
+        counters->offers_in_window = 0;
     }
-    user->offers_in_window++;
+    counters->offers_in_window++;
 }
 
 static enum offer_outcome gate(struct offer_policy *policy, const struct offer_rule *rule,
                                struct state_user *user, int64_t event_ms)
 {
+    uint32_t hash = rule_hash(rule);
+    const struct state_rule_counters *counters = state_user_find_rule(user, hash);
+
     if (!consent_allows(policy, user))
         return OFFER_NO_CONSENT;
-    if (in_cooldown(rule, user, event_ms))
+    if (in_cooldown(rule, counters, event_ms))
         return OFFER_COOLDOWN;
-    if (is_capped(rule, user, event_ms))
+    if (is_capped(rule, counters, event_ms))
         return OFFER_CAPPED;
     if (policy->rate_limited && !bucket_take(policy, event_ms))
         return OFFER_RATE_LIMITED;
 
-    record_offer(rule, user, event_ms);
+    record_offer(rule, hash, user, event_ms);
     if (offer_policy_in_global_holdout(policy, user->id, user->id_len) ||
         offer_policy_in_rule_holdout(policy, rule, user->id, user->id_len))
         return OFFER_HOLDOUT;

@@ -4,11 +4,15 @@
  *
  * Checks, in this order, the first failing one giving the outcome:
  *   1. consent: DENIED, or UNKNOWN while unknown_consent_grants is 0 -> NO_CONSENT
- *   2. cooldown: less than cooldown_ms since the user's last offer -> COOLDOWN
- *   3. frequency cap: max_offers already made in the window -> CAPPED
+ *   2. cooldown: less than cooldown_ms since this rule's last offer to the
+ *      user -> COOLDOWN
+ *   3. frequency cap: max_offers of this rule already made to the user in the
+ *      window -> CAPPED
  *   4. global rate limit: token bucket empty -> RATE_LIMITED
  *   5. holdout: the user's stable hash falls in the global or the rule's
  *      control share -> HOLDOUT, otherwise FIRED
+ * Cooldown and cap count per user and rule (struct state_rule_counters), so
+ * one rule's offers do not block another rule.
  * Holdout comes last and a held-out offer counts like a fired one (it takes a
  * rate-limit token, starts the cooldown and counts toward the cap). So control
  * and treatment users pass through identical gating and differ only in whether
@@ -50,8 +54,8 @@ enum offer_clock {
 /* Parameters of one trigger rule, copied from the config by the processor. */
 struct offer_rule {
     const char *name;        /* hashed into the rule's holdout; not copied */
-    int64_t cooldown_ms;     /* minimum time between two offers to a user, across rules */
-    uint32_t max_offers;     /* offers per user per window; 0 disables the cap */
+    int64_t cooldown_ms;     /* minimum time between two offers of this rule to one user */
+    uint32_t max_offers;     /* offers of this rule per user per window; 0 disables the cap */
     int64_t window_ms;       /* length of the frequency-cap window */
     double holdout_percent;  /* 0 to 100: share of users held out of this rule */
 };
@@ -89,8 +93,8 @@ void offer_policy_set_wall_clock(struct offer_policy *policy, int64_t (*now_ms)(
 
 /* Decides a candidate offer of the rule to the user at event time event_ms
  * (Unix ms) and counts the outcome. On FIRED and HOLDOUT it records the offer
- * in the user's last_offer_ms and window counters; the caller must then mark
- * the user dirty. The rule must have passed offer_rule_validate(). */
+ * in the user's last_offer_ms and in the rule's counters, and the caller must
+ * then mark the user dirty. The rule must have passed offer_rule_validate(). */
 enum offer_outcome offer_policy_decide(struct offer_policy *policy, const struct offer_rule *rule,
                                        struct state_user *user, int64_t event_ms);
 

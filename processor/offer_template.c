@@ -9,7 +9,8 @@ static const struct {
 } placeholder_names[] = {
     {"items", OFFER_FIELD_ITEMS},       {"item1", OFFER_FIELD_ITEM1},
     {"category", OFFER_FIELD_CATEGORY}, {"discount", OFFER_FIELD_DISCOUNT},
-    {"user", OFFER_FIELD_USER},
+    {"user", OFFER_FIELD_USER},         {"expiry", OFFER_FIELD_EXPIRY},
+    {"rule", OFFER_FIELD_RULE},
 };
 
 /* Returns the length of the UTF-8 sequence at p (1 to 4), or 0 if it is
@@ -104,7 +105,7 @@ static int parse_placeholder(struct offer_template *tpl, const char *text, size_
     }
     snprintf(error, OFFER_TEMPLATE_ERROR_SIZE,
              "unknown placeholder {%.*s} at byte %zu of the offer template; expected {items}, "
-             "{item1}, {category}, {discount} or {user}", (int)(name_len > 40 ? 40 : name_len),
+             "{item1}, {category}, {discount}, {user}, {expiry} or {rule}", (int)(name_len > 40 ? 40 : name_len),
              text + open + 1, open);
     return -1;
 }
@@ -215,7 +216,8 @@ static int check_values(const struct offer_template_values *v, char *error)
     if (check_value(v->item_separator, "item_separator", error) != 0 ||
         check_value(v->category, "category", error) != 0 ||
         check_value(v->discount, "discount", error) != 0 ||
-        check_value(v->user, "user", error) != 0)
+        check_value(v->user, "user", error) != 0 ||
+        check_value(v->expiry, "expiry", error) != 0 || check_value(v->rule, "rule", error) != 0)
         return -1;
     return 0;
 }
@@ -247,6 +249,12 @@ static void append_field(struct output *out, const struct offer_template *tpl,
         break;
     case OFFER_FIELD_USER:
         append_str(out, v->user);
+        break;
+    case OFFER_FIELD_EXPIRY:
+        append_str(out, v->expiry);
+        break;
+    case OFFER_FIELD_RULE:
+        append_str(out, v->rule);
         break;
     }
 }

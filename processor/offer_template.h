@@ -8,6 +8,8 @@
  *   {category}  the offer category name
  *   {discount}  the discount, already formatted by the caller ("15%", "8折")
  *   {user}      the user id
+ *   {expiry}    when the offer ends, already formatted by the caller
+ *   {rule}      the trigger rule name
  * "{{" and "}}" write a literal brace. Compiling checks the whole template
  * once, at config load: invalid UTF-8, an unknown placeholder, an unclosed "{"
  * or a single "}" is an error there, so rendering never meets an unknown name.
@@ -32,6 +34,8 @@ enum offer_template_field {
     OFFER_FIELD_CATEGORY,
     OFFER_FIELD_DISCOUNT,
     OFFER_FIELD_USER,
+    OFFER_FIELD_EXPIRY,
+    OFFER_FIELD_RULE,
 };
 
 struct offer_template_segment {
@@ -55,6 +59,8 @@ struct offer_template_values {
     const char *category;
     const char *discount;
     const char *user;
+    const char *expiry;
+    const char *rule;
 };
 
 /* Parses and checks template text into *tpl. Returns 0, or -1 with a message

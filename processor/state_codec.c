@@ -1,5 +1,6 @@
 #include "state_codec.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,9 +45,46 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
+static uint32_t float_bits(float f)
+{
+    uint32_t bits;
+
+    memcpy(&bits, &f, sizeof(bits));
+    return bits;
+}
+
+static float bits_float(uint32_t bits)
+{
+    float f;
+
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
 size_t state_codec_encoded_size(const struct state_user *user)
 {
-    return STATE_CODEC_HEADER_SIZE + 4 * ((size_t)user->token_count + user->purchase_count);
+    return STATE_CODEC_HEADER_SIZE + 8 * (size_t)STATE_ACTION_SLOTS + 4 * (size_t)user->token_count +
+           4 * (size_t)user->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)user->rule_count;
+}
+
+static void encode_header(const struct state_user *user, unsigned char *out)
+{
+    out[0] = STATE_CODEC_MAGIC;
+    out[1] = STATE_CODEC_VERSION;
+    out[2] = user->consent;
+    out[3] = (unsigned char)user->sentiment;
+    put_u64(out + 4, (uint64_t)user->last_event_ms);
+    put_u64(out + 12, (uint64_t)user->last_offer_ms);
+    put_u64(out + 20, (uint64_t)user->last_intent_ms);
+    put_u32(out + 28, float_bits(user->last_propensity));
+    put_u32(out + 32, (uint32_t)user->last_top_category);
+    put_u16(out + 36, user->token_count);
+    out[38] = user->purchase_count;
+    out[39] = user->rule_count;
+    out[40] = STATE_ACTION_SLOTS;
+    out[41] = 0;
+    out[42] = 0;
+    out[43] = 0;
 }
 
 int state_codec_encode(const struct state_store *store, const struct state_user *user,
@@ -60,27 +98,60 @@ int state_codec_encode(const struct state_store *store, const struct state_user 
                  size, cap);
         return STATE_CODEC_NO_SPACE;
     }
-
-    out[0] = STATE_CODEC_MAGIC;
-    out[1] = STATE_CODEC_VERSION;
-    out[2] = user->consent;
-    out[3] = (unsigned char)user->sentiment;
-    put_u64(out + 4, (uint64_t)user->last_event_ms);
-    put_u64(out + 12, (uint64_t)user->last_offer_ms);
-    put_u64(out + 20, (uint64_t)user->window_start_ms);
-    put_u32(out + 28, user->offers_in_window);
-    put_u16(out + 32, user->token_count);
-    out[34] = user->purchase_count;
-    out[35] = 0;
+    encode_header(user, out);
 
     size_t max_len = (size_t)state_store_max_len(store);
     unsigned char *p = out + STATE_CODEC_HEADER_SIZE;
+    for (size_t i = 0; i < STATE_ACTION_SLOTS; i++, p += 8)
+        put_u64(p, (uint64_t)user->last_action_ms[i]);
     for (size_t i = 0; i < user->token_count; i++, p += 4)
         put_u32(p, (uint32_t)user->tokens[(user->token_head + i) % max_len]);
     for (size_t i = 0; i < user->purchase_count; i++, p += 4)
         put_u32(p, (uint32_t)user->purchases[(user->purchase_head + i) % STATE_PURCHASES_MAX]);
+    for (size_t i = 0; i < user->rule_count; i++, p += STATE_CODEC_RULE_SIZE) {
+        const struct state_rule_counters *rule = &user->rules[i];
+        put_u32(p, rule->rule_hash);
+        put_u32(p + 4, rule->offers_in_window);
+        put_u64(p + 8, (uint64_t)rule->last_offer_ms);
+        put_u64(p + 16, (uint64_t)rule->window_start_ms);
+    }
 
     *len = size;
+    return STATE_CODEC_OK;
+}
+
+static int decode_fields(const unsigned char *data, struct state_codec_view *view, char *error)
+{
+    view->consent = data[2];
+    view->sentiment = (int8_t)data[3];
+    view->last_event_ms = (int64_t)get_u64(data + 4);
+    view->last_offer_ms = (int64_t)get_u64(data + 12);
+    view->last_intent_ms = (int64_t)get_u64(data + 20);
+    view->last_propensity = bits_float(get_u32(data + 28));
+    view->last_top_category = (int32_t)get_u32(data + 32);
+    view->token_count = get_u16(data + 36);
+    view->purchase_count = data[38];
+    view->rule_count = data[39];
+    view->action_count = data[40];
+
+    if (view->consent > STATE_CONSENT_DENIED || view->sentiment < STATE_SENTIMENT_NONE ||
+        !isfinite(view->last_propensity) || view->last_top_category < -1) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "invalid state record header: consent %u (expected 0 to 2), sentiment %d "
+                 "(expected -1 or more), last_propensity %g (expected finite), "
+                 "last_top_category %d (expected -1 or more)", view->consent, view->sentiment,
+                 (double)view->last_propensity, view->last_top_category);
+        return STATE_CODEC_BAD_FIELD;
+    }
+    if (view->purchase_count > STATE_PURCHASES_MAX || view->rule_count > STATE_RULE_SLOTS ||
+        view->action_count > STATE_ACTION_SLOTS || (data[41] | data[42] | data[43]) != 0) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "invalid state record header: purchase_count %u (max %d), rule_count %u (max %d), "
+                 "action_count %u (max %d), reserved bytes %02x%02x%02x (expected 0)",
+                 view->purchase_count, STATE_PURCHASES_MAX, view->rule_count, STATE_RULE_SLOTS,
+                 view->action_count, STATE_ACTION_SLOTS, data[41], data[42], data[43]);
+        return STATE_CODEC_BAD_FIELD;
+    }
     return STATE_CODEC_OK;
 }
 
@@ -105,39 +176,27 @@ int state_codec_decode(const unsigned char *data, size_t len, struct state_codec
                  "run the intentd version that wrote the changelog", data[1], STATE_CODEC_VERSION);
         return STATE_CODEC_BAD_VERSION;
     }
+    int status = decode_fields(data, view, error);
+    if (status != STATE_CODEC_OK)
+        return status;
 
-    view->consent = data[2];
-    view->sentiment = (int8_t)data[3];
-    view->last_event_ms = (int64_t)get_u64(data + 4);
-    view->last_offer_ms = (int64_t)get_u64(data + 12);
-    view->window_start_ms = (int64_t)get_u64(data + 20);
-    view->offers_in_window = get_u32(data + 28);
-    view->token_count = get_u16(data + 32);
-    view->purchase_count = data[34];
-    if (view->consent > STATE_CONSENT_DENIED || view->sentiment < STATE_SENTIMENT_NONE ||
-        view->purchase_count > STATE_PURCHASES_MAX || data[35] != 0) {
-        snprintf(error, STATE_ERROR_SIZE,
-                 "invalid state record header: consent %u (expected 0 to 2), sentiment %d "
-                 "(expected -1 or more), purchase_count %u (expected at most %d), reserved %u "
-                 "(expected 0)", view->consent, view->sentiment, view->purchase_count,
-                 STATE_PURCHASES_MAX, data[35]);
-        return STATE_CODEC_BAD_FIELD;
-    }
-
-    size_t body = 4 * ((size_t)view->token_count + view->purchase_count);
+    size_t body = 8 * (size_t)view->action_count + 4 * (size_t)view->token_count +
+                  4 * (size_t)view->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)view->rule_count;
     if (body != len - STATE_CODEC_HEADER_SIZE) {
         snprintf(error, STATE_ERROR_SIZE,
-                 "state record has %zu bytes after the header but token_count %u and "
-                 "purchase_count %u need %zu", len - STATE_CODEC_HEADER_SIZE, view->token_count,
-                 view->purchase_count, body);
+                 "state record has %zu bytes after the header but action_count %u, token_count %u, "
+                 "purchase_count %u and rule_count %u need %zu", len - STATE_CODEC_HEADER_SIZE,
+                 view->action_count, view->token_count, view->purchase_count, view->rule_count, body);
         return STATE_CODEC_BAD_LENGTH;
     }
-    view->tokens = data + STATE_CODEC_HEADER_SIZE;
+    view->actions = data + STATE_CODEC_HEADER_SIZE;
+    view->tokens = view->actions + 8 * (size_t)view->action_count;
     view->purchases = view->tokens + 4 * (size_t)view->token_count;
+    view->rules = view->purchases + 4 * (size_t)view->purchase_count;
     return STATE_CODEC_OK;
 }
 
-/* Replaces the user's counters, tokens and purchases with the record's. */
+/* Replaces the user's state with the record's. */
 static void apply_view(struct state_store *store, struct state_user *user,
                        const struct state_codec_view *view)
 {
@@ -148,8 +207,12 @@ static void apply_view(struct state_store *store, struct state_user *user,
     user->sentiment = view->sentiment;
     user->last_event_ms = view->last_event_ms;
     user->last_offer_ms = view->last_offer_ms;
-    user->window_start_ms = view->window_start_ms;
-    user->offers_in_window = view->offers_in_window;
+    user->last_intent_ms = view->last_intent_ms;
+    user->last_propensity = view->last_propensity;
+    user->last_top_category = view->last_top_category;
+
+    for (size_t i = 0; i < STATE_ACTION_SLOTS; i++)
+        user->last_action_ms[i] = i < view->action_count ? (int64_t)get_u64(view->actions + 8 * i) : 0;
 
     /* Write the ring unrotated: oldest token at index 0. */
     for (size_t i = skip; i < view->token_count; i++)
@@ -161,6 +224,17 @@ static void apply_view(struct state_store *store, struct state_user *user,
     user->purchase_head = 0;
     for (size_t i = 0; i < view->purchase_count; i++)
         state_user_add_purchase(user, (int32_t)get_u32(view->purchases + 4 * i));
+
+    user->rule_count = view->rule_count;
+    for (size_t i = 0; i < view->rule_count; i++) {
+        const unsigned char *p = view->rules + STATE_CODEC_RULE_SIZE * i;
+        user->rules[i] = (struct state_rule_counters){
+            .rule_hash = get_u32(p),
+            .offers_in_window = get_u32(p + 4),
+            .last_offer_ms = (int64_t)get_u64(p + 8),
+            .window_start_ms = (int64_t)get_u64(p + 16),
+        };
+    }
 }
 
 int state_codec_restore(struct state_store *store, const char *key, size_t key_len,

@@ -3,9 +3,10 @@
  * intentd-state-changelog topic under the user id as key. A tombstone (NULL
  * value) means the user expired.
  *
- * Layout, version 1. Every integer is little-endian. The record is
- * STATE_CODEC_HEADER_SIZE bytes of header followed by the two arrays, and its
- * length must be exactly 36 + 4 * (token_count + purchase_count).
+ * Layout, version 1. Every integer is little-endian and float is IEEE 754
+ * binary32. The record is STATE_CODEC_HEADER_SIZE bytes of header followed by
+ * four arrays, and its length must be exactly
+ *   44 + 8 * action_count + 4 * token_count + 4 * purchase_count + 24 * rule_count.
  *
  *    byte 0         1         2         3
  *       +---------+---------+---------+-----------+
@@ -15,20 +16,39 @@
  *     4 | last_event_ms                 int64     |   Unix ms, event time
  *       |                                         |
  *       +-----------------------------------------+
- *    12 | last_offer_ms                 int64     |   0 if never offered
+ *    12 | last_offer_ms                 int64     |   any rule, 0 = never
  *       |                                         |
  *       +-----------------------------------------+
- *    20 | window_start_ms               int64     |   frequency-cap window
+ *    20 | last_intent_ms                int64     |   0 = never
  *       |                                         |
  *       +-----------------------------------------+
- *    28 | offers_in_window              uint32    |
+ *    28 | last_propensity               float32   |   finite
+ *       +-----------------------------------------+
+ *    32 | last_top_category             int32     |   -1 = none
  *       +-------------------+---------+-----------+
- *    32 | token_count       | purch.  | reserved  |   purchase_count <= 16,
- *       | uint16            | count u8| u8, 0     |   reserved must be 0
- *       +-------------------+---------+-----------+
- *    36 | tokens: token_count x int32, oldest first  ...
+ *    36 | token_count       | purchase| rule      |   purchase_count <= 16,
+ *       | uint16            | _count  | _count u8 |   rule_count <= 8
+ *       +---------+---------+---------+-----------+
+ *    40 | action  | reserved, 3 bytes of 0        |   action_count <= 8
+ *       | _count  |                               |
+ *       +---------+-------------------------------+
+ *    44 | last_action_ms: action_count x int64    ...
+ *       +-----------------------------------------+
+ *       | tokens: token_count x int32, oldest first ...
  *       +-----------------------------------------+
  *       | purchases: purchase_count x int32, oldest first ...
+ *       +-----------------------------------------+
+ *       | rules: rule_count x 24 bytes            ...
+ *       +-----------------------------------------+
+ *
+ *    one rule entry, 24 bytes:
+ *       +--------------------+--------------------+
+ *     0 | rule_hash uint32   | offers_in_window   |
+ *       |                    | uint32             |
+ *       +--------------------+--------------------+
+ *     8 | last_offer_ms                 int64     |
+ *       +-----------------------------------------+
+ *    16 | window_start_ms               int64     |
  *       +-----------------------------------------+
  *
  * The partition is not stored: a record is restored into the partition of the
@@ -47,7 +67,8 @@
 
 #define STATE_CODEC_MAGIC 0xD5
 #define STATE_CODEC_VERSION 1
-#define STATE_CODEC_HEADER_SIZE 36
+#define STATE_CODEC_HEADER_SIZE 44
+#define STATE_CODEC_RULE_SIZE 24
 
 /* Decode results; every error also writes a message. */
 enum state_codec_status {
@@ -67,12 +88,17 @@ struct state_codec_view {
     int8_t sentiment;
     int64_t last_event_ms;
     int64_t last_offer_ms;
-    int64_t window_start_ms;
-    uint32_t offers_in_window;
+    int64_t last_intent_ms;
+    float last_propensity;
+    int32_t last_top_category;
     uint16_t token_count;
     uint8_t purchase_count;
+    uint8_t rule_count;
+    uint8_t action_count;
+    const unsigned char *actions;   /* action_count little-endian int64 */
     const unsigned char *tokens;    /* token_count little-endian int32 */
     const unsigned char *purchases; /* purchase_count little-endian int32 */
+    const unsigned char *rules;     /* rule_count entries of STATE_CODEC_RULE_SIZE bytes */
 };
 
 /* Returns the encoded size of the user's state. */
@@ -86,7 +112,7 @@ int state_codec_encode(const struct state_store *store, const struct state_user 
 
 /* Checks and decodes a record of len bytes without copying the arrays.
  * Returns STATE_CODEC_OK or a negative enum state_codec_status with a message
- * in error[STATE_ERROR_SIZE]; reads no byte past data[len - 1]. */
+ * in error[STATE_ERROR_SIZE]. Reads no byte past data[len - 1]. */
 int state_codec_decode(const unsigned char *data, size_t len, struct state_codec_view *view,
                        char *error);
 
@@ -94,7 +120,7 @@ int state_codec_decode(const unsigned char *data, size_t len, struct state_codec
  * removes the user. Otherwise the record replaces the user's state, creating
  * the user in the given partition if needed, and the user is not marked dirty.
  * If the record has more tokens than the store's max_len (the setting was
- * lowered), the newest max_len are kept. A corrupt record changes nothing and
+ * lowered), the newest max_len are kept. Action kinds the record lacks are 0. A corrupt record changes nothing and
  * returns its decode status with a message. */
 int state_codec_restore(struct state_store *store, const char *key, size_t key_len,
                         const unsigned char *value, size_t value_len, int32_t partition,

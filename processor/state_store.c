@@ -345,6 +345,7 @@ struct state_user *state_store_upsert(struct state_store *store, const char *id,
     user->partition = partition;
     user->consent = STATE_CONSENT_UNKNOWN;
     user->sentiment = STATE_SENTIMENT_NONE;
+    user->last_top_category = -1;
     user->dirty_pos = STATE_NIL;
     index_put(store->index, store->index_cap, hash, user->slot);
     lru_append(store, user);
@@ -436,6 +437,46 @@ size_t state_user_copy_purchases(const struct state_user *user, int32_t *out)
     for (size_t i = 0; i < user->purchase_count; i++)
         out[i] = user->purchases[(user->purchase_head + i) % STATE_PURCHASES_MAX];
     return user->purchase_count;
+}
+
+/* ---- offer counters per rule ---- */
+
+struct state_rule_counters *state_user_find_rule(struct state_user *user, uint32_t rule_hash)
+{
+    for (size_t i = 0; i < user->rule_count; i++) {
+        if (user->rules[i].rule_hash == rule_hash)
+            return &user->rules[i];
+    }
+    return NULL;
+}
+
+struct state_rule_counters *state_user_claim_rule(struct state_user *user, uint32_t rule_hash)
+{
+    struct state_rule_counters *counters = state_user_find_rule(user, rule_hash);
+
+    if (counters != NULL)
+        return counters;
+    if (user->rule_count < STATE_RULE_SLOTS) {
+        counters = &user->rules[user->rule_count++];
+    } else {
+        counters = &user->rules[0];
+        for (size_t i = 1; i < STATE_RULE_SLOTS; i++) {
+            if (user->rules[i].last_offer_ms < counters->last_offer_ms)
+                counters = &user->rules[i];
+        }
+    }
+    *counters = (struct state_rule_counters){.rule_hash = rule_hash};
+    return counters;
+}
+
+void state_store_foreach(struct state_store *store, void (*fn)(void *ctx, struct state_user *user),
+                         void *ctx)
+{
+    for (uint32_t slot = 0; slot < store->slots_used; slot++) {
+        struct state_user *user = user_at(store, slot);
+        if (user->id_len != 0)
+            fn(ctx, user);
+    }
 }
 
 /* ---- micro-batching ---- */

@@ -43,6 +43,8 @@
 
 #define STATE_USER_ID_MAX 64     /* bytes; longer ids are rejected */
 #define STATE_PURCHASES_MAX 16   /* purchased item tokens remembered per user */
+#define STATE_ACTION_SLOTS 8     /* user action kinds with a last-seen time */
+#define STATE_RULE_SLOTS 8       /* trigger rules with offer counters per user */
 #define STATE_MAX_LEN_LIMIT 4096 /* largest accepted max_len */
 #define STATE_DEFAULT_MAX_LEN 64
 #define STATE_CHUNK_USERS 4096   /* records per allocation */
@@ -53,6 +55,14 @@ enum state_consent {
     STATE_CONSENT_UNKNOWN = 0, /* no consent record seen for this user */
     STATE_CONSENT_GRANTED = 1,
     STATE_CONSENT_DENIED = 2,
+};
+
+/* Offer counters of one trigger rule for one user. */
+struct state_rule_counters {
+    uint32_t rule_hash;        /* low 32 bits of state_hash_bytes(rule name) */
+    uint32_t offers_in_window; /* FIRED and HOLDOUT offers since window_start_ms */
+    int64_t last_offer_ms;     /* event time of this rule's last offer */
+    int64_t window_start_ms;   /* start of the frequency-cap window */
 };
 
 /*
@@ -67,10 +77,15 @@ struct state_user {
     uint32_t lru_next;
     uint32_t dirty_pos;  /* index in the dirty list, or STATE_NIL */
 
+    /* Everything from last_event_ms on is the user's state. The bookkeeping
+     * fields stay above it so that a caller can save and restore the state as
+     * one block. */
     int64_t last_event_ms;   /* event time of the newest event, Unix ms */
-    int64_t last_offer_ms;   /* event time of the last FIRED or HOLDOUT offer, 0 if none */
-    int64_t window_start_ms; /* start of the current frequency-cap window */
-    uint32_t offers_in_window;
+    int64_t last_offer_ms;   /* event time of the last FIRED or HOLDOUT offer of any rule, 0 if none */
+    int64_t last_intent_ms;  /* event time of the last UserIntent sent, 0 if none */
+    int64_t last_action_ms[STATE_ACTION_SLOTS]; /* newest event time per action kind, 0 if none */
+    float last_propensity;   /* purchase propensity in the last UserIntent sent */
+    int32_t last_top_category; /* top category token in the last UserIntent sent, -1 if none */
     int32_t partition;       /* input (and changelog) partition of this user */
 
     uint16_t token_count;    /* valid tokens in the ring, at most max_len */
@@ -79,9 +94,11 @@ struct state_user {
     int8_t sentiment;        /* class of the last review, or STATE_SENTIMENT_NONE */
     uint8_t purchase_count;  /* valid entries in purchases, at most STATE_PURCHASES_MAX */
     uint8_t purchase_head;   /* ring index of the oldest purchase */
+    uint8_t rule_count;      /* valid entries in rules */
     uint8_t id_len;
     char id[STATE_USER_ID_MAX + 1]; /* NUL-terminated for logging; may contain other bytes */
 
+    struct state_rule_counters rules[STATE_RULE_SLOTS]; /* in no particular order */
     int32_t purchases[STATE_PURCHASES_MAX]; /* ring of item tokens */
     int32_t tokens[];        /* ring of max_len token ids */
 };
@@ -130,9 +147,9 @@ int state_store_max_len(const struct state_store *store);
 struct state_user *state_store_find(struct state_store *store, const char *id, size_t id_len);
 
 /* Returns the user's record and makes it the most recently active user,
- * creating an empty record (consent unknown, no sentiment) in the given
- * partition if the id is new; *created is then 1. An existing user keeps its
- * partition. A new user may push the store over its budget, which evicts other
+ * creating an empty record in the given partition if the id is new; *created
+ * is then 1. A new record has consent unknown, no sentiment, no top category
+ * and every time 0. An existing user keeps its partition. A new user may push the store over its budget, which evicts other
  * non-dirty users, so pointers to those become invalid. Returns NULL with a
  * message if the id is empty or longer than STATE_USER_ID_MAX, or memory runs
  * out. */
@@ -165,6 +182,21 @@ int state_user_has_purchased(const struct state_user *user, int32_t item);
 /* Copies the remembered purchases, oldest first, into out[STATE_PURCHASES_MAX].
  * Returns the count. */
 size_t state_user_copy_purchases(const struct state_user *user, int32_t *out);
+
+/* Returns the user's counters of the rule with this hash, or NULL if the
+ * rule has made no offer to the user. */
+struct state_rule_counters *state_user_find_rule(struct state_user *user, uint32_t rule_hash);
+
+/* Returns the user's counters of the rule, adding zeroed counters if there
+ * are none. When all STATE_RULE_SLOTS are taken, the counters of the rule
+ * with the oldest last offer are replaced, which drops that rule's cooldown
+ * and cap for this user. */
+struct state_rule_counters *state_user_claim_rule(struct state_user *user, uint32_t rule_hash);
+
+/* Calls fn once for every user, in no particular order. fn may change the
+ * user's fields but must not add or remove users. */
+void state_store_foreach(struct state_store *store, void (*fn)(void *ctx, struct state_user *user),
+                         void *ctx);
 
 /* Adds the user to the dirty list of the current batch, once. Returns 0, or
  * -1 if memory for the list runs out: the user is then not dirty, so the

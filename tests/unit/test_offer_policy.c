@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "offer_policy.h"
+#include "state_hash.h"
 #include "state_store.h"
 
 #define HOLDOUT_IDS 100000
@@ -77,6 +78,11 @@ static struct offer_rule plain_rule(void)
         .holdout_percent = 0.0};
 }
 
+static uint32_t rule_hash_of(const struct offer_rule *rule)
+{
+    return (uint32_t)state_hash_bytes(rule->name, strlen(rule->name));
+}
+
 static void test_consent_default_denies(void **state)
 {
     struct fixture *f = *state;
@@ -136,12 +142,37 @@ static void test_cap_boundary(void **state)
     assert_int_equal(offer_policy_decide(f->policy, &rule, user, 2000), OFFER_FIRED);
     assert_int_equal(offer_policy_decide(f->policy, &rule, user, 2001), OFFER_CAPPED);
     assert_int_equal(offer_policy_decide(f->policy, &rule, user, 5999), OFFER_CAPPED);
-    assert_int_equal(user->offers_in_window, 2);
+    struct state_rule_counters *counters = state_user_find_rule(user, rule_hash_of(&rule));
+    assert_non_null(counters);
+    assert_int_equal(counters->offers_in_window, 2);
 
     /* The window opened at 1000 closes at exactly 6000. */
     assert_int_equal(offer_policy_decide(f->policy, &rule, user, 6000), OFFER_FIRED);
-    assert_int_equal(user->window_start_ms, 6000);
-    assert_int_equal(user->offers_in_window, 1);
+    assert_int_equal(counters->window_start_ms, 6000);
+    assert_int_equal(counters->offers_in_window, 1);
+}
+
+static void test_rules_counted_apart(void **state)
+{
+    struct fixture *f = *state;
+    struct offer_rule cart = plain_rule();
+    struct offer_rule review = plain_rule();
+    struct state_user *user = user_with_consent(f->store, "two", STATE_CONSENT_GRANTED);
+
+    cart.cooldown_ms = 10000;
+    cart.max_offers = 1;
+    cart.window_ms = 60000;
+    review.name = "bad_review";
+    review.cooldown_ms = 10000;
+    assert_int_equal(offer_policy_decide(f->policy, &cart, user, 1000), OFFER_FIRED);
+    /* The cart rule's cooldown does not block the review rule. */
+    assert_int_equal(offer_policy_decide(f->policy, &review, user, 1001), OFFER_FIRED);
+    assert_int_equal(offer_policy_decide(f->policy, &cart, user, 2000), OFFER_COOLDOWN);
+    assert_int_equal(offer_policy_decide(f->policy, &review, user, 2000), OFFER_COOLDOWN);
+    assert_int_equal(offer_policy_decide(f->policy, &cart, user, 11000), OFFER_CAPPED);
+    assert_int_equal(offer_policy_decide(f->policy, &review, user, 11001), OFFER_FIRED);
+    assert_int_equal(user->last_offer_ms, 11001);
+    assert_int_equal(user->rule_count, 2);
 }
 
 static void test_rate_limit_boundary(void **state)
@@ -436,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_consent_default_grant_option, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooldown_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_boundary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rules_counted_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_wall_clock, setup, teardown),
         cmocka_unit_test(test_holdout_share_close),

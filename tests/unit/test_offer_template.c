@@ -22,6 +22,8 @@ static struct offer_template_values chinese_values(void)
         .category = "数码配件",
         .discount = "8折",
         .user = "u1024",
+        .expiry = "12月31日",
+        .rule = "cart_abandon",
     };
 }
 
@@ -42,12 +44,31 @@ static void test_chinese_all_placeholders(void **state)
     char error[OFFER_TEMPLATE_ERROR_SIZE];
     size_t len = 0;
 
-    compile_ok(&tpl, "亲爱的{user}：{category}限时{discount}！为您推荐{items}，首选{item1}。{{活动}}");
+    compile_ok(&tpl, "亲爱的{user}：{category}限时{discount}！为您推荐{items}，首选{item1}。"
+                     "{expiry}前有效。{{{rule}}}");
     assert_int_equal(offer_template_render(&tpl, &values, out, sizeof(out), &len, error), 0);
     assert_string_equal(out, "亲爱的u1024：数码配件限时8折！为您推荐蓝牙耳机、机械键盘、鼠标垫，"
-                             "首选蓝牙耳机。{活动}");
+                             "首选蓝牙耳机。12月31日前有效。{cart_abandon}");
     assert_int_equal(len, strlen(out));
     assert_true(offer_utf8_valid(out, len));
+}
+
+/* The shape of the shipped example templates: a percent sign right after
+ * {discount}, full-width punctuation around placeholders. */
+static void test_example_config_template(void **state)
+{
+    (void)state;
+    struct offer_template tpl;
+    struct offer_template_values values = chinese_values();
+    char out[256];
+    char error[OFFER_TEMPLATE_ERROR_SIZE];
+    size_t len = 0;
+
+    values.discount = "15";
+    compile_ok(&tpl, "还在犹豫吗？您购物车里的{items}限时优惠{discount}%，{expiry}前有效。");
+    assert_int_equal(offer_template_render(&tpl, &values, out, sizeof(out), &len, error), 0);
+    assert_string_equal(out, "还在犹豫吗？您购物车里的蓝牙耳机、机械键盘、鼠标垫限时优惠15%，"
+                             "12月31日前有效。");
 }
 
 static void test_placeholders_at_edges(void **state)
@@ -83,9 +104,9 @@ static void test_missing_values_render_empty(void **state)
     char error[OFFER_TEMPLATE_ERROR_SIZE];
     size_t len = 0;
 
-    compile_ok(&tpl, "[{item1}|{items}|{category}]");
+    compile_ok(&tpl, "[{item1}|{items}|{category}|{expiry}|{rule}]");
     assert_int_equal(offer_template_render(&tpl, &values, out, sizeof(out), &len, error), 0);
-    assert_string_equal(out, "[||]");
+    assert_string_equal(out, "[||||]");
 }
 
 static void expect_invalid(const char *text, const char *phrase)
@@ -208,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chinese_all_placeholders),
+        cmocka_unit_test(test_example_config_template),
         cmocka_unit_test(test_placeholders_at_edges),
         cmocka_unit_test(test_missing_values_render_empty),
         cmocka_unit_test(test_validate_errors),

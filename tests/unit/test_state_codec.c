@@ -47,8 +47,16 @@ static struct state_user *sample_user(struct state_store *store, const char *id)
     user->sentiment = 1;
     user->last_event_ms = INT64_C(1700000000123);
     user->last_offer_ms = INT64_C(1699999999000);
-    user->window_start_ms = -5;
-    user->offers_in_window = 0x01020304;
+    user->last_intent_ms = 42;
+    user->last_propensity = 0.75f;
+    user->last_top_category = 0x0A0B0C0D;
+    user->last_action_ms[0] = 11;
+    user->last_action_ms[STATE_ACTION_SLOTS - 1] = -2;
+    struct state_rule_counters *rule = state_user_claim_rule(user, 0xCAFEF00D);
+    rule->offers_in_window = 0x01020304;
+    rule->last_offer_ms = INT64_C(1699999999000);
+    rule->window_start_ms = -5;
+    state_user_claim_rule(user, 7)->offers_in_window = 1;
     return user;
 }
 
@@ -76,29 +84,49 @@ static void test_layout_matches_diagram(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "layout");
-    unsigned char buf[128];
+    unsigned char buf[256];
 
-    /* Ring of 4 after tokens 1..6: 3 4 5 6. Two purchases. */
+    /* Ring of 4 after tokens 1..6: 3 4 5 6. Two purchases, two rules. */
     size_t len = encode(store, user, buf, sizeof(buf));
-    assert_int_equal(len, 36 + 4 * (4 + 2));
+    size_t actions = 44;
+    size_t tokens = actions + 8 * STATE_ACTION_SLOTS;
+    size_t purchases = tokens + 4 * 4;
+    size_t rules = purchases + 4 * 2;
+    assert_int_equal(len, rules + 24 * 2);
+
     assert_int_equal(buf[0], 0xD5);
     assert_int_equal(buf[1], 1);
     assert_int_equal(buf[2], STATE_CONSENT_DENIED);
     assert_int_equal(buf[3], 1);
     assert_true(read_le64(buf + 4) == INT64_C(1700000000123));
     assert_true(read_le64(buf + 12) == INT64_C(1699999999000));
-    assert_true(read_le64(buf + 20) == -5);
-    assert_int_equal(buf[28], 0x04);
-    assert_int_equal(buf[31], 0x01);
-    assert_int_equal(buf[32], 4);
-    assert_int_equal(buf[33], 0);
-    assert_int_equal(buf[34], 2);
-    assert_int_equal(buf[35], 0);
-    assert_int_equal(buf[36], 3); /* oldest token first */
-    assert_int_equal(buf[48], 6);
-    assert_int_equal(buf[52] | (buf[53] << 8), 700);
-    assert_int_equal(buf[56], 0xFD); /* -3 little-endian */
-    assert_int_equal(buf[59], 0xFF);
+    assert_true(read_le64(buf + 20) == 42);
+    /* 0.75f is 0x3F400000 in IEEE 754 binary32. */
+    assert_int_equal(buf[28], 0x00);
+    assert_int_equal(buf[30], 0x40);
+    assert_int_equal(buf[31], 0x3F);
+    assert_int_equal(buf[32], 0x0D);
+    assert_int_equal(buf[35], 0x0A);
+    assert_int_equal(buf[36], 4);
+    assert_int_equal(buf[37], 0);
+    assert_int_equal(buf[38], 2);
+    assert_int_equal(buf[39], 2);
+    assert_int_equal(buf[40], STATE_ACTION_SLOTS);
+    assert_int_equal(buf[41] | buf[42] | buf[43], 0);
+
+    assert_true(read_le64(buf + actions) == 11);
+    assert_true(read_le64(buf + actions + 8 * (STATE_ACTION_SLOTS - 1)) == -2);
+    assert_int_equal(buf[tokens], 3); /* oldest token first */
+    assert_int_equal(buf[tokens + 12], 6);
+    assert_int_equal(buf[purchases] | (buf[purchases + 1] << 8), 700);
+    assert_int_equal(buf[purchases + 4], 0xFD); /* -3 little-endian */
+    assert_int_equal(buf[purchases + 7], 0xFF);
+    assert_int_equal(buf[rules], 0x0D); /* rule_hash 0xCAFEF00D */
+    assert_int_equal(buf[rules + 3], 0xCA);
+    assert_int_equal(buf[rules + 4], 0x04); /* offers_in_window */
+    assert_true(read_le64(buf + rules + 8) == INT64_C(1699999999000));
+    assert_true(read_le64(buf + rules + 16) == -5);
+    assert_int_equal(buf[rules + 24], 7);
     state_store_free(store);
 }
 
@@ -108,7 +136,7 @@ static void test_round_trip(void **state)
     struct state_store *source = new_store(4);
     struct state_store *target = new_store(4);
     struct state_user *user = sample_user(source, "rt");
-    unsigned char buf[128];
+    unsigned char buf[256];
     char error[STATE_ERROR_SIZE];
     int32_t tokens[4];
     int32_t purchases[STATE_PURCHASES_MAX];
@@ -123,8 +151,18 @@ static void test_round_trip(void **state)
     assert_int_equal(copy->sentiment, 1);
     assert_true(copy->last_event_ms == user->last_event_ms);
     assert_true(copy->last_offer_ms == user->last_offer_ms);
-    assert_true(copy->window_start_ms == user->window_start_ms);
-    assert_int_equal(copy->offers_in_window, user->offers_in_window);
+    assert_true(copy->last_intent_ms == 42);
+    assert_true(copy->last_propensity == 0.75f);
+    assert_int_equal(copy->last_top_category, 0x0A0B0C0D);
+    assert_true(copy->last_action_ms[0] == 11);
+    assert_true(copy->last_action_ms[STATE_ACTION_SLOTS - 1] == -2);
+    assert_int_equal(copy->rule_count, 2);
+    struct state_rule_counters *rule = state_user_find_rule(copy, 0xCAFEF00D);
+    assert_non_null(rule);
+    assert_int_equal(rule->offers_in_window, 0x01020304);
+    assert_true(rule->last_offer_ms == INT64_C(1699999999000));
+    assert_true(rule->window_start_ms == -5);
+    assert_non_null(state_user_find_rule(copy, 7));
     assert_int_equal(state_store_copy_tokens(target, copy, tokens, 4), 4);
     assert_int_equal(tokens[0], 3);
     assert_int_equal(tokens[3], 6);
@@ -134,7 +172,7 @@ static void test_round_trip(void **state)
     assert_int_equal(state_store_dirty_count(target), 0);
 
     /* Encoding the restored user gives the same bytes. */
-    unsigned char again[128];
+    unsigned char again[256];
     assert_int_equal(encode(target, copy, again, sizeof(again)), len);
     assert_memory_equal(again, buf, len);
     state_store_free(source);
@@ -146,11 +184,11 @@ static void test_empty_user_round_trip(void **state)
     (void)state;
     struct state_store *store = new_store(8);
     struct state_user *user = add_user(store, "empty");
-    unsigned char buf[64];
+    unsigned char buf[256];
     char error[STATE_ERROR_SIZE];
 
     size_t len = encode(store, user, buf, sizeof(buf));
-    assert_int_equal(len, STATE_CODEC_HEADER_SIZE);
+    assert_int_equal(len, STATE_CODEC_HEADER_SIZE + 8 * STATE_ACTION_SLOTS);
     assert_int_equal(state_codec_restore(store, "empty", 5, buf, len, 0, error), STATE_CODEC_OK);
     assert_int_equal(user->token_count, 0);
     assert_int_equal(user->sentiment, STATE_SENTIMENT_NONE);
@@ -163,7 +201,7 @@ static void test_restore_keeps_newest_tokens(void **state)
     struct state_store *wide = new_store(8);
     struct state_store *narrow = new_store(3);
     struct state_user *user = add_user(wide, "shrink");
-    unsigned char buf[128];
+    unsigned char buf[256];
     char error[STATE_ERROR_SIZE];
     int32_t tokens[3];
 
@@ -207,7 +245,7 @@ static void test_encode_needs_space(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "big");
-    unsigned char buf[128];
+    unsigned char buf[256];
     char error[STATE_ERROR_SIZE];
     size_t len = 0;
 
@@ -241,7 +279,7 @@ static void test_corrupt_short(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "s");
-    unsigned char buf[128];
+    unsigned char buf[256];
     size_t len = encode(store, user, buf, sizeof(buf));
 
     for (size_t cut = 0; cut < STATE_CODEC_HEADER_SIZE; cut++)
@@ -257,7 +295,7 @@ static void test_corrupt_magic_and_version(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "v");
-    unsigned char buf[128];
+    unsigned char buf[256];
     size_t len = encode(store, user, buf, sizeof(buf));
 
     buf[0] = 0x00; /* a Confluent-framed Avro value, say */
@@ -275,22 +313,29 @@ static void test_corrupt_fields(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "f");
-    unsigned char good[128];
-    unsigned char buf[128];
+    unsigned char good[256];
+    unsigned char buf[256];
     size_t len = encode(store, user, good, sizeof(good));
     const struct {
         size_t offset;
-        unsigned char value;
+        size_t size;
+        unsigned char bytes[4];
     } cases[] = {
-        {2, 3},    /* consent past DENIED */
-        {3, 0xFE}, /* sentiment -2 */
-        {34, 17},  /* purchase_count over 16 */
-        {35, 1},   /* reserved byte set */
+        {2, 1, {3}},                       /* consent past DENIED */
+        {3, 1, {0xFE}},                    /* sentiment -2 */
+        {28, 4, {0x00, 0x00, 0xC0, 0x7F}}, /* propensity NaN */
+        {28, 4, {0x00, 0x00, 0x80, 0x7F}}, /* propensity +infinity */
+        {32, 4, {0xFE, 0xFF, 0xFF, 0xFF}}, /* top category -2 */
+        {38, 1, {17}},                     /* purchase_count over 16 */
+        {39, 1, {9}},                      /* rule_count over 8 */
+        {40, 1, {9}},                      /* action_count over 8 */
+        {41, 1, {1}},                      /* reserved bytes set */
+        {43, 1, {0x80}},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memcpy(buf, good, len);
-        buf[cases[i].offset] = cases[i].value;
+        memcpy(buf + cases[i].offset, cases[i].bytes, cases[i].size);
         expect_corrupt(buf, len, STATE_CODEC_BAD_FIELD);
     }
     state_store_free(store);
@@ -301,25 +346,60 @@ static void test_corrupt_lengths(void **state)
     (void)state;
     struct state_store *store = new_store(4);
     struct state_user *user = sample_user(store, "l");
-    unsigned char buf[256];
-    size_t len = encode(store, user, buf, sizeof(buf));
+    unsigned char good[512];
+    unsigned char buf[512];
+    size_t len = encode(store, user, good, sizeof(good));
+    const struct {
+        size_t offset;
+        unsigned char value;
+    } cases[] = {
+        {36, 5},    /* token_count one over the bytes left */
+        {37, 0xFF}, /* token_count near the 16-bit maximum */
+        {36, 3},    /* token_count one under: bytes left over */
+        {38, 3},    /* purchase_count over the bytes left */
+        {39, 3},    /* rule_count over the bytes left */
+        {40, 7},    /* action_count one under */
+    };
 
-    /* token_count over the bytes left, up to the 16-bit maximum. */
-    buf[32] = 5;
-    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
-    buf[32] = 0xFF;
-    buf[33] = 0xFF;
-    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
-    buf[32] = 4;
-    buf[33] = 0;
-    /* purchase_count over the bytes left. */
-    buf[34] = 3;
-    expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
-    buf[34] = 2;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(buf, good, len);
+        buf[cases[i].offset] = cases[i].value;
+        expect_corrupt(buf, len, STATE_CODEC_BAD_LENGTH);
+    }
     /* Trailing bytes after the arrays. */
+    memcpy(buf, good, len);
     buf[len] = 0;
     expect_corrupt(buf, len + 1, STATE_CODEC_BAD_LENGTH);
     state_store_free(store);
+}
+
+static void test_fewer_actions_read_as_zero(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4);
+    struct state_user *user = sample_user(store, "old");
+    unsigned char full[256];
+    unsigned char shorter[256];
+    char error[STATE_ERROR_SIZE];
+    size_t len = encode(store, user, full, sizeof(full));
+
+    /* The same record with only the first two action kinds. */
+    size_t dropped = 8 * (STATE_ACTION_SLOTS - 2);
+    size_t kept_end = STATE_CODEC_HEADER_SIZE + 16;
+    memcpy(shorter, full, kept_end);
+    memcpy(shorter + kept_end, full + kept_end + dropped, len - kept_end - dropped);
+    shorter[40] = 2;
+
+    struct state_store *target = new_store(4);
+    assert_int_equal(state_codec_restore(target, "old", 3, shorter, len - dropped, 0, error),
+                     STATE_CODEC_OK);
+    struct state_user *copy = state_store_find(target, "old", 3);
+    assert_non_null(copy);
+    assert_true(copy->last_action_ms[0] == 11);
+    assert_true(copy->last_action_ms[STATE_ACTION_SLOTS - 1] == 0);
+    assert_int_equal(copy->rule_count, 2);
+    state_store_free(store);
+    state_store_free(target);
 }
 
 static void test_decode_null_data(void **state)
@@ -344,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_magic_and_version),
         cmocka_unit_test(test_corrupt_fields),
         cmocka_unit_test(test_corrupt_lengths),
+        cmocka_unit_test(test_fewer_actions_read_as_zero),
         cmocka_unit_test(test_decode_null_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

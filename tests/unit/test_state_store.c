@@ -103,6 +103,56 @@ static void test_purchases_dedupe_and_bound(void **state)
     state_store_free(store);
 }
 
+static void test_rule_slots_replace_oldest(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4, 0);
+    struct state_user *user = add_user(store, "rules", 0);
+
+    for (uint32_t r = 0; r < STATE_RULE_SLOTS; r++) {
+        struct state_rule_counters *counters = state_user_claim_rule(user, 100 + r);
+        assert_int_equal(counters->rule_hash, 100 + r);
+        counters->last_offer_ms = 1000 - (int64_t)r; /* rule 107 is the oldest */
+    }
+    assert_ptr_equal(state_user_claim_rule(user, 103), state_user_find_rule(user, 103));
+    assert_int_equal(user->rule_count, STATE_RULE_SLOTS);
+    assert_null(state_user_find_rule(user, 999));
+
+    struct state_rule_counters *fresh = state_user_claim_rule(user, 999);
+    assert_int_equal(fresh->rule_hash, 999);
+    assert_int_equal(fresh->last_offer_ms, 0);
+    assert_int_equal(user->rule_count, STATE_RULE_SLOTS);
+    assert_null(state_user_find_rule(user, 100 + STATE_RULE_SLOTS - 1));
+    assert_non_null(state_user_find_rule(user, 100));
+    state_store_free(store);
+}
+
+static void count_partition(void *ctx, struct state_user *user)
+{
+    size_t *counts = ctx;
+
+    counts[user->partition]++;
+}
+
+static void test_foreach_visits_all(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4, 0);
+    size_t counts[3] = {0, 0, 0};
+    char id[16];
+
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof(id), "f%d", i);
+        add_user(store, id, i % 3);
+    }
+    state_store_remove(store, "f0", 2);
+    state_store_foreach(store, count_partition, counts);
+    assert_int_equal(counts[0], 9);
+    assert_int_equal(counts[1], 10);
+    assert_int_equal(counts[2], 10);
+    state_store_free(store);
+}
+
 static void test_upsert_rejects_bad_ids(void **state)
 {
     (void)state;
@@ -132,6 +182,8 @@ static void test_upsert_keeps_state(void **state)
     assert_int_equal(created, 1);
     assert_int_equal(user->consent, STATE_CONSENT_UNKNOWN);
     assert_int_equal(user->sentiment, STATE_SENTIMENT_NONE);
+    assert_int_equal(user->last_top_category, -1);
+    assert_int_equal(user->rule_count, 0);
     user->last_event_ms = 42;
 
     struct state_user *again = state_store_upsert(store, "a", 1, 7, &created, error);
@@ -380,6 +432,8 @@ int main(void)
         cmocka_unit_test(test_ring_wraps_oldest_first),
         cmocka_unit_test(test_ring_many_wraps),
         cmocka_unit_test(test_purchases_dedupe_and_bound),
+        cmocka_unit_test(test_rule_slots_replace_oldest),
+        cmocka_unit_test(test_foreach_visits_all),
         cmocka_unit_test(test_upsert_rejects_bad_ids),
         cmocka_unit_test(test_upsert_keeps_state),
         cmocka_unit_test(test_remove_keeps_others),
