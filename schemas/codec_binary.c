@@ -37,7 +37,7 @@ int codec_read_long(codec_walker_t *w, int64_t *out)
 int codec_read_int(codec_walker_t *w, int32_t *out)
 {
     size_t start = codec_walker_offset(w);
-    int64_t value;
+    int64_t value = 0;
     int rc = codec_read_long(w, &value);
 
     if (rc != CODEC_OK)
@@ -53,7 +53,7 @@ int codec_read_int(codec_walker_t *w, int32_t *out)
 int codec_read_length(codec_walker_t *w, const char *what, size_t *out)
 {
     size_t start = codec_walker_offset(w);
-    int64_t value;
+    int64_t value = 0;
     int rc = codec_read_long(w, &value);
 
     if (rc != CODEC_OK)
@@ -83,7 +83,7 @@ int codec_read_fixed(codec_walker_t *w, size_t n, const uint8_t **out)
 int codec_read_boolean(codec_walker_t *w, int *out)
 {
     size_t start = codec_walker_offset(w);
-    const uint8_t *byte;
+    const uint8_t *byte = NULL;
     int rc = codec_read_fixed(w, 1, &byte);
 
     if (rc != CODEC_OK)
@@ -107,7 +107,7 @@ static uint64_t load_le(const uint8_t *p, size_t n)
 
 int codec_read_float(codec_walker_t *w, float *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     int rc = codec_read_fixed(w, 4, &p);
 
     if (rc == CODEC_OK) {
@@ -119,7 +119,7 @@ int codec_read_float(codec_walker_t *w, float *out)
 
 int codec_read_double(codec_walker_t *w, double *out)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     int rc = codec_read_fixed(w, 8, &p);
 
     if (rc == CODEC_OK) {

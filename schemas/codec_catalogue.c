@@ -243,7 +243,10 @@ static int load_entry(codec_t *codec, json_t *item, const char *dir, const char 
         return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
                                "%s: every entry needs an \"id\" from 0 to 4294967295 and a \"file\"",
                                catalogue_path);
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+        return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
+                               "%s: path of schema file %s is longer than %d bytes", catalogue_path, file,
+                               PATH_MAX - 1);
     int rc = read_text_file(path, &text, err);
     if (rc != CODEC_OK)
         return rc;
@@ -271,7 +274,11 @@ static int load_catalogue(codec_t *codec, const char *catalogue_path, codec_erro
         return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
                                "cannot load catalogue %s: %s (line %d)", catalogue_path, json_err.text,
                                json_err.line);
-    snprintf(dir, sizeof(dir), "%s", catalogue_path);
+    if (snprintf(dir, sizeof(dir), "%s", catalogue_path) >= (int)sizeof(dir)) {
+        json_decref(root);
+        return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
+                               "catalogue path is longer than %d bytes", PATH_MAX - 1);
+    }
     char *slash = strrchr(dir, '/');
     if (slash != NULL)
         *slash = '\0';

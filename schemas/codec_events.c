@@ -58,7 +58,7 @@ static int set_action(avro_value_t *record, codec_action_t action, codec_error_t
 static int get_attributes(avro_value_t *record, codec_click_event_t *event, codec_error_t *err)
 {
     avro_value_t map;
-    bool present;
+    bool present = false;
     size_t n = 0;
     int rc = codec_field_get_opt(record, "attributes", &map, &present, err);
 
@@ -138,7 +138,7 @@ static int click_to_value(const codec_click_event_t *e, avro_value_t *v, codec_e
 static int get_rating(avro_value_t *v, codec_review_event_t *e, codec_error_t *err)
 {
     avro_value_t inner;
-    bool present;
+    bool present = false;
     int rc = codec_field_get_opt(v, "rating", &inner, &present, err);
 
     if (rc != CODEC_OK || !present)

@@ -61,7 +61,7 @@ int codec_field_get_opt(avro_value_t *record, const char *name, avro_value_t *in
 int codec_field_get_opt_string(avro_value_t *record, const char *name, char **out, codec_error_t *err)
 {
     avro_value_t inner;
-    bool present;
+    bool present = false;
     int rc = codec_field_get_opt(record, name, &inner, &present, err);
 
     *out = NULL;
@@ -106,7 +106,7 @@ int codec_field_get_consent(avro_value_t *record, const char *name, codec_consen
                             codec_error_t *err)
 {
     avro_value_t inner;
-    bool present;
+    bool present = false;
     int flag = 0;
     int rc = codec_field_get_opt(record, name, &inner, &present, err);
 

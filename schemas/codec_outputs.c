@@ -88,7 +88,7 @@ static int set_scored(avro_value_t *v, const char *name, const codec_scored_id_t
 static int get_sentiment(avro_value_t *v, codec_user_intent_t *intent, codec_error_t *err)
 {
     avro_value_t inner;
-    bool present;
+    bool present = false;
     int rc = codec_field_get_opt(v, "sentiment", &inner, &present, err);
 
     if (rc != CODEC_OK || !present)

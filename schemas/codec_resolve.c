@@ -69,6 +69,9 @@ static size_t min_size(avro_schema_t schema, int depth)
     }
 }
 
+/* Named types match by unqualified name, as the Avro 1.11 resolution rules say.
+ * NOTE: aliases of types and fields are not consulted, so a renamed field
+ * resolves as a removed field plus a new one. */
 static bool same_name(avro_schema_t ws, avro_schema_t rs)
 {
     return strcmp(avro_schema_name(ws), avro_schema_name(rs)) == 0;

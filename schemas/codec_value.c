@@ -55,6 +55,10 @@ int codec_encode_value(const codec_t *codec, uint32_t schema_id, avro_value_t *v
     if (entry == NULL)
         return codec_error_set(err, CODEC_ERR_SCHEMA_ID, CODEC_NO_OFFSET,
                                "schema id %u is not in the catalogue", schema_id);
+    if (!avro_schema_equal(avro_value_get_schema(value), entry->schema))
+        return codec_error_set(err, CODEC_ERR_VALUE, CODEC_NO_OFFSET,
+                               "the value's schema is not schema id %u (%s); create the value with "
+                               "codec_new_value()", schema_id, entry->record);
     if (avro_value_sizeof(value, &body_len) != 0)
         return codec_error_set(err, CODEC_ERR_VALUE, CODEC_NO_OFFSET,
                                "cannot size a %s value: %s", entry->record, avro_strerror());

@@ -346,6 +346,21 @@ static void generic_decode_names_record(void **state)
     free(buf);
 }
 
+static void encode_value_wrong_schema(void **state)
+{
+    codec_error_t err;
+    avro_value_t value;
+    uint32_t review_id, click_id;
+    uint8_t *buf;
+    size_t len;
+
+    assert_int_equal(codec_reader_id(*state, CODEC_CLICK_EVENT, &click_id, &err), CODEC_OK);
+    assert_int_equal(codec_new_value(*state, CODEC_REVIEW_EVENT, &value, &review_id, &err), CODEC_OK);
+    assert_int_equal(codec_encode_value(*state, click_id, &value, &buf, &len, &err), CODEC_ERR_VALUE);
+    assert_null(buf);
+    avro_value_decref(&value);
+}
+
 static void encode_rejects_null_required(void **state)
 {
     codec_click_event_t in = {.user_id = NULL, .item_id = "i"};
@@ -484,6 +499,7 @@ int main(void)
         cmocka_unit_test(frame_header_bytes),
         cmocka_unit_test(body_matches_spec_examples),
         cmocka_unit_test(generic_decode_names_record),
+        cmocka_unit_test(encode_value_wrong_schema),
         cmocka_unit_test(encode_rejects_null_required),
         cmocka_unit_test(encode_rejects_bad_utf8),
         cmocka_unit_test(encode_rejects_bad_action),
