@@ -44,9 +44,11 @@ int config_load_buffer(const char *data, size_t len, const char *name, struct in
     int status = -1;
 
     err->message[0] = '\0';
-    if (apply_defaults(&ctx, cfg) != 0)
-        goto done;
+    memset(cfg, 0, sizeof *cfg);
+    /* Parse first: most bad files fail here, before the defaults are built. */
     if (cfg_yaml_parse(&ctx, data, len, &tree) != 0)
+        goto done;
+    if (apply_defaults(&ctx, cfg) != 0)
         goto done;
     if (tree.root != NULL && !(tree.root->kind == CFG_NODE_SCALAR && tree.root->is_null) &&
         tree.root->kind != CFG_NODE_MAP) {

@@ -106,7 +106,7 @@ struct config_condition {
     int has_absent;            /* EVENT: 1 if `no` was given */
     enum config_action absent; /* EVENT: the action that must not follow */
     int64_t within_ms;         /* EVENT with `no`: how long to wait for it */
-    double propensity;         /* PROPENSITY_ABOVE: threshold, 0..1 exclusive */
+    double propensity;         /* PROPENSITY_ABOVE: threshold, 0..1 */
     char *category;            /* PROPENSITY_ABOVE: category id, "" for any */
     int rating;                /* REVIEW_RATING_AT_MOST: 1..5 */
 };

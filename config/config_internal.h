@@ -22,6 +22,7 @@
 #define CFG_MAX_DEPTH 32
 #define CFG_MAX_ALIASES 64
 #define CFG_MAX_NODES 20000 /* after alias expansion */
+#define CFG_MAX_KEY_BYTES 256
 #define CFG_MAX_PATH 256
 
 enum cfg_node_kind { CFG_NODE_SCALAR, CFG_NODE_MAP, CFG_NODE_SEQ };

@@ -185,6 +185,11 @@ static int attach(struct builder *b, struct cfg_node *child, char *path_out)
                       cfg_node_kind_name(child));
             return -1;
         }
+        if (child->len > CFG_MAX_KEY_BYTES) {
+            /* YAML limits implicit keys to 1024 characters, and no config key comes close. */
+            cfg_error(b->ctx, child, top->path, "mapping key longer than %d bytes", CFG_MAX_KEY_BYTES);
+            return -1;
+        }
         strcpy(path_out, top->path);
     } else if (parent->kind == CFG_NODE_MAP) {
         cfg_path_key(path_out, CFG_MAX_PATH, top->path, parent->items[parent->n_items - 1]->value);

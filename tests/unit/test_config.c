@@ -284,6 +284,18 @@ static void non_scalar_key_rejected(void **state)
     EXPECT_ERROR("? [a, b]\n: c\n", "a mapping key must be a scalar");
 }
 
+static void long_key_rejected(void **state)
+{
+    char yaml[600];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml, "kafka:\n  properties:\n    \"");
+    (void)state;
+
+    for (int i = 0; i < 300; i++)
+        yaml[n++] = 'k';
+    n += (size_t)snprintf(yaml + n, sizeof yaml - n, "\": v\n");
+    expect_error(yaml, n, "test.yaml:3:5: kafka.properties: mapping key longer than 256 bytes");
+}
+
 static void out_of_range_rejected(void **state)
 {
     (void)state;
@@ -350,6 +362,7 @@ int main(void)
         cmocka_unit_test(syntax_error_has_position),
         cmocka_unit_test(wrong_types_rejected),
         cmocka_unit_test(non_scalar_key_rejected),
+        cmocka_unit_test(long_key_rejected),
         cmocka_unit_test(out_of_range_rejected),
         cmocka_unit_test(errors_are_collected),
         cmocka_unit_test(many_errors_fit_buffer),
