@@ -37,7 +37,7 @@ struct planned_topic {
 struct topics_run {
     const char *action;
     const char *config_path;
-    const char *bootstrap;
+    const char *bootstrap; /* --bootstrap, or kafka.bootstrap_servers once loaded */
     int timeout_ms;
     struct intentd_config cfg;
     struct planned_topic topics[TOPICS_MAX];
@@ -201,7 +201,7 @@ static int create_topics(struct topics_run *run)
     }
     if (kafka_admin_create_topics(run->admin, specs, run->n_topics, results, run->timeout_ms, error,
                                   sizeof error) != 0) {
-        log_error("creating topics failed: %s", error);
+        log_error("creating topics failed: %s bootstrap=%s", error, run->bootstrap);
         return -1;
     }
 
@@ -246,7 +246,7 @@ static int describe_topics(struct topics_run *run, struct kafka_topic_info *info
 
         if (kafka_admin_describe_topics(run->admin, names, run->n_topics, infos, run->timeout_ms, error,
                                         sizeof error) != 0) {
-            log_error("describing topics failed: %s", error);
+            log_error("describing topics failed: %s bootstrap=%s", error, run->bootstrap);
             return -1;
         }
         for (size_t i = 0; i < run->n_topics; i++)
@@ -356,8 +356,9 @@ int cmd_topics(int argc, char **argv)
     if (status >= 0)
         goto done;
 
-    const char *bootstrap = run.bootstrap ? run.bootstrap : run.cfg.kafka.bootstrap_servers;
-    log_info("topics %s started bootstrap=%s topics=%zu", run.action, bootstrap, run.n_topics);
+    if (!run.bootstrap || !run.bootstrap[0])
+        run.bootstrap = run.cfg.kafka.bootstrap_servers;
+    log_info("topics %s started bootstrap=%s topics=%zu", run.action, run.bootstrap, run.n_topics);
     if (strcmp(run.action, "create") == 0) {
         failures = create_topics(&run);
         if (failures < 0) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -355,6 +356,39 @@ static void test_bad_property_named(void **state)
     assert_non_null(strstr(fixture->output, "kafka.properties.no.such.property"));
 }
 
+/* Runs the built intentd program, so main's dispatch and exit status are
+ * covered too. Returns the exit status, or -1 if it did not exit normally. */
+static int run_binary(const struct topics_fixture *fixture, const char *action)
+{
+    char command[1024];
+
+    snprintf(command, sizeof command, "'%s' topics %s --config '%s'", INTENTD_BINARY, action,
+             fixture->config_path);
+    int status = system(command);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_binary_create_and_check(void **state)
+{
+    struct topics_fixture *fixture = *state;
+    const struct topic_names *names = &fixture->names;
+    struct kafka_topic_info info;
+
+    make_names(&fixture->names, 'h', 1);
+    write_config(fixture, bootstrap(), 2);
+
+    assert_int_equal(run_binary(fixture, "check"), 1);
+    assert_int_equal(run_binary(fixture, "create"), 0);
+    assert_int_equal(run_binary(fixture, "check"), 0);
+
+    rd_kafka_t *admin = new_admin();
+    describe(admin, names->consents, &info);
+    assert_true(info.exists);
+    assert_int_equal(info.partitions, 2);
+    assert_int_equal(info.compacted, 1);
+    rd_kafka_destroy(admin);
+}
+
 static void test_usage_errors(void **state)
 {
     struct topics_fixture *fixture = *state;
@@ -380,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_not_copartitioned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_uncompacted_changelog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_property_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binary_create_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
     };
 
