@@ -119,8 +119,12 @@ static int get_int(json_t *object, const char *field, int64_t low, int64_t high,
         return invalid(error, field, "is missing or not an integer");
     *value = json_integer_value(node);
     if (*value < low || *value > high) {
-        snprintf(error, MODEL_ERROR_SIZE, "invalid tokenizer JSON: field \"%s\" is %lld, expected %lld to %lld",
-                 field, (long long)*value, (long long)low, (long long)high);
+        if (low == high)
+            snprintf(error, MODEL_ERROR_SIZE, "invalid tokenizer JSON: field \"%s\" is %lld, expected %lld", field,
+                     (long long)*value, (long long)low);
+        else
+            snprintf(error, MODEL_ERROR_SIZE, "invalid tokenizer JSON: field \"%s\" is %lld, expected %lld to %lld",
+                     field, (long long)*value, (long long)low, (long long)high);
         return -1;
     }
     return 0;

@@ -35,8 +35,8 @@ static struct bpe *trained;
 static double train_seconds;
 
 /* Reads one field starting at *at, removing RFC 4180 quoting in place.
- * Returns the field start and stores its length; *at moves past the
- * field and its delimiter, and *end_of_record says whether it was the last. */
+ * Returns the field start and stores its length. *at moves past the field
+ * and its delimiter, and *end_of_record is set to 1 after the last field. */
 static char *read_field(char **at, char *end, size_t *length, int *end_of_record)
 {
     char *p = *at, *start = p, *out = p;

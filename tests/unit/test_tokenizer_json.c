@@ -162,7 +162,7 @@ static void wrong_vocab_size(json_t *root)
 
 static void missing_bucket_count(json_t *root)
 {
-    /* Layout still says 32 item buckets: the counts disagree. */
+    /* The layout still records 32 item buckets, so the counts disagree. */
     json_object_set_new(root, "item_buckets", json_integer(31));
 }
 
