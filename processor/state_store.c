@@ -41,6 +41,8 @@ struct state_store {
     size_t dirty_count;
     size_t dirty_cap;
 
+    uint32_t expire_cursor;   /* slot where the next state_store_expire call starts */
+
     uint64_t evicted;
     uint64_t expired;
     int over_budget;
@@ -528,7 +530,10 @@ size_t state_store_expire(struct state_store *store, int64_t now_ms, int64_t idl
     /* last_event_ms <= now_ms - idle_ms, written so that it cannot overflow. */
     int64_t cutoff = (now_ms < INT64_MIN + idle_ms) ? INT64_MIN : now_ms - idle_ms;
 
-    for (uint32_t slot = 0; slot < store->slots_used && count < cap; slot++) {
+    /* Resume where the last call stopped, so that draining many expired users
+     * in calls of cap users costs one scan in total, not one per call. */
+    uint32_t slot = store->expire_cursor;
+    for (; slot < store->slots_used && count < cap; slot++) {
         struct state_user *user = user_at(store, slot);
         if (user->id_len == 0 || user->dirty_pos != STATE_NIL || user->last_event_ms > cutoff)
             continue;
@@ -539,6 +544,7 @@ size_t state_store_expire(struct state_store *store, int64_t now_ms, int64_t idl
         record_remove(store, user);
         store->expired++;
     }
+    store->expire_cursor = slot < store->slots_used ? slot : 0;
     return count;
 }
 

@@ -214,9 +214,11 @@ void state_store_clear_dirty(struct state_store *store);
 
 /* Removes up to cap users whose last_event_ms + idle_ms <= now_ms, copying
  * their ids and partitions to out. Dirty users are skipped. Returns the count.
- * A count equal to cap means more may be due, so call again. now_ms is
+ * Each call continues the scan where the previous one stopped. A count below
+ * cap means the scan reached the last record, and the next call starts a new
+ * pass from the first, so call again while the count equals cap. now_ms is
  * normally the stream's event time, so that a replay expires the same users.
- * Scans every record, so call it at an interval, not per event. */
+ * A pass visits every record, so start one at an interval, not per event. */
 size_t state_store_expire(struct state_store *store, int64_t now_ms, int64_t idle_ms,
                           struct state_expired *out, size_t cap);
 
