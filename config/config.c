@@ -88,12 +88,13 @@ int config_load(const char *path, struct intentd_config *cfg, struct config_erro
         snprintf(err->message, sizeof err->message, "%s: out of memory", path);
         return -1;
     }
+    errno = 0;
     size_t len = fread(data, 1, CFG_MAX_INPUT_BYTES + 1, file);
-    int read_failed = ferror(file);
+    int read_errno = ferror(file) ? (errno ? errno : EIO) : 0;
     fclose(file);
-    if (read_failed) {
+    if (read_errno != 0) {
         free(data);
-        snprintf(err->message, sizeof err->message, "%s: read failed", path);
+        snprintf(err->message, sizeof err->message, "%s: read failed: %s", path, strerror(read_errno));
         return -1;
     }
 
