@@ -20,8 +20,10 @@
  *
  * Times. Cooldown and cap use the event time of the triggering event, so a
  * replay of the same stream makes the same decisions. The rate limit uses
- * event time by default for the same reason; OFFER_CLOCK_WALL limits the real
- * delivery rate instead, for example while a replay runs faster than real time.
+ * event time by default for the same reason. Its clock is the newest event
+ * time seen, so with several partitions interleaved an older event refills
+ * nothing. OFFER_CLOCK_WALL limits the real delivery rate instead, for example
+ * while a replay runs faster than real time.
  *
  * Threads: a policy object is not thread-safe. One consumer thread owns it.
  */

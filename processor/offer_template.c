@@ -112,9 +112,13 @@ static int parse_placeholder(struct offer_template *tpl, const char *text, size_
 
 int offer_template_compile(struct offer_template *tpl, const char *text, char *error)
 {
-    size_t text_len = strlen(text);
-
     memset(tpl, 0, sizeof(*tpl));
+    if (text == NULL) {
+        snprintf(error, OFFER_TEMPLATE_ERROR_SIZE, "offer template is missing; give the rule a message text");
+        return -1;
+    }
+
+    size_t text_len = strlen(text);
     if (text_len > OFFER_TEMPLATE_MAX_BYTES) {
         snprintf(error, OFFER_TEMPLATE_ERROR_SIZE,
                  "offer template is %zu bytes, longer than the limit of %d", text_len,

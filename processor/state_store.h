@@ -30,8 +30,10 @@
  * tombstone (a NULL value) for each to the changelog.
  *
  * Micro-batching. Users marked dirty are listed in mark order until
- * state_store_clear_dirty(). A dirty user is never evicted or expired, so the
- * pointers in the dirty list stay valid until the batch is committed.
+ * state_store_clear_dirty(), and state_user.dirty_pos is the position in that
+ * list. Removing a dirty user moves the last dirty user into its position. A
+ * dirty user is never evicted or expired, so only an explicit remove or
+ * partition drop invalidates a pointer in the dirty list before the commit.
  *
  * Threads: a store is not thread-safe. One consumer thread owns it.
  */
@@ -159,8 +161,8 @@ struct state_user *state_store_upsert(struct state_store *store, const char *id,
 /* Removes the user if present, dirty or not. Returns 1 if removed, else 0. */
 int state_store_remove(struct state_store *store, const char *id, size_t id_len);
 
-/* Removes every user of a partition, for example when it is revoked. No
- * tombstones are due. Returns the number removed. */
+/* Removes every user of a partition, dirty users included, for example when
+ * it is revoked. No tombstones are due. Returns the number removed. */
 size_t state_store_drop_partition(struct state_store *store, int32_t partition);
 
 /* Appends tokens to the user's ring; past max_len the oldest are overwritten. */

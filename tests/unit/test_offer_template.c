@@ -131,6 +131,7 @@ static void test_validate_errors(void **state)
     expect_invalid("a } b", "single '}'");
     expect_invalid("bad \xE4\xBD", "UTF-8");
     expect_invalid("overlong \xC0\xAF", "UTF-8");
+    assert_int_equal(offer_template_validate(NULL, error), -1);
     assert_int_equal(offer_template_validate("{{user}} {{}}", error), 0);
 }
 
