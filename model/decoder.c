@@ -29,7 +29,7 @@ static size_t decode_arena_bytes(const struct model_config *c, int batch, int sr
 {
     size_t rows = (size_t)batch * tgt_len, mem_rows = (size_t)batch * src_len;
     int max_keys = src_len > tgt_len ? src_len : tgt_len;
-    return model_arena_bytes(rows * c->d_model) * 3 + model_arena_bytes(mem_rows * c->d_model) * 2 +
+    return model_arena_bytes(rows * c->d_model) + model_arena_bytes(mem_rows * c->d_model) * 2 +
            model_layer_workspace_bytes(c, (int)rows, tgt_len, max_keys);
 }
 
@@ -58,8 +58,6 @@ int model_decode(const struct model *m, struct model_arena *arena, const float *
     }
 
     float *x = model_arena_floats(arena, (size_t)rows * d);
-    float *k = model_arena_floats(arena, (size_t)rows * d);
-    float *v = model_arena_floats(arena, (size_t)rows * d);
     float *mk = model_arena_floats(arena, (size_t)mem_rows * d);
     float *mv = model_arena_floats(arena, (size_t)mem_rows * d);
     struct model_layer_workspace ws;
@@ -74,9 +72,8 @@ int model_decode(const struct model *m, struct model_arena *arena, const float *
         .pos = 0,
         .causal = 1,
         .key_lengths = NULL,
-        .k_cache = k,
-        .v_cache = v,
-        .cache_cap = tgt_len,
+        .k_cache = NULL,
+        .v_cache = NULL,
         .mem_k = mk,
         .mem_v = mv,
         .mem_cap = src_len,

@@ -9,7 +9,7 @@
 size_t model_encode_arena_bytes(const struct model_config *c, int batch, int seq_len)
 {
     size_t rows = (size_t)batch * seq_len;
-    return model_arena_bytes(rows * c->d_model) * 3 +
+    return model_arena_bytes(rows * c->d_model) +
            model_layer_workspace_bytes(c, (int)rows, seq_len, seq_len);
 }
 
@@ -71,8 +71,6 @@ int model_encode(const struct model *m, struct model_arena *arena, const int *to
     }
 
     float *x = model_arena_floats(arena, (size_t)rows * d);
-    float *k = model_arena_floats(arena, (size_t)rows * d);
-    float *v = model_arena_floats(arena, (size_t)rows * d);
     struct model_layer_workspace ws;
     model_layer_workspace_alloc(&ws, arena, c, rows, seq_len, seq_len);
 
@@ -89,9 +87,8 @@ int model_encode(const struct model *m, struct model_arena *arena, const int *to
         .pos = 0,
         .causal = c->encoder_mode == MODEL_ENCODER_CAUSAL,
         .key_lengths = lengths,
-        .k_cache = k,
-        .v_cache = v,
-        .cache_cap = seq_len,
+        .k_cache = NULL,
+        .v_cache = NULL,
     };
     for (int l = 0; l < c->n_encoder_layers; l++)
         model_layer_encoder(m, l, x, &lb, &ws);

@@ -46,11 +46,10 @@ void generate_log_softmax(float *logits, int vocab)
     int best = generate_argmax(logits, vocab);
     if (best < 0)
         return;
-    float max = logits[best];
-    double sum = 0.0;
+    float max = logits[best], sum = 0.0f;
     for (int i = 0; i < vocab; i++)
-        sum += logits[i] > -INFINITY ? exp((double)(logits[i] - max)) : 0.0;
-    float log_sum = (float)log(sum) + max;
+        sum += expf(logits[i] - max); /* expf(-inf) is 0 */
+    float log_sum = logf(sum) + max;
     for (int i = 0; i < vocab; i++)
         logits[i] = logits[i] > -INFINITY ? logits[i] - log_sum : -INFINITY;
 }

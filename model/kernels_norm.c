@@ -1,7 +1,21 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
+/* The row loops below are written so the compiler can vectorise them
+ * (-fopenmp-simd honours the "omp simd" reductions; no OpenMP runtime is
+ * used). With GCC on x86-64 each kernel is also built for AVX2 and AVX-512
+ * and the best clone is picked at load time, since the library is compiled
+ * for the baseline ISA. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(INTENTD_NO_CLONES)
+#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
+SIMD_CLONES
 void model_layernorm(float *y, const float *x, const float *gamma, const float *beta, int rows, int d, float eps,
                      float *mean_out, float *rstd_out)
 {
@@ -9,20 +23,23 @@ void model_layernorm(float *y, const float *x, const float *gamma, const float *
         const float *xr = x + (size_t)r * d;
         float *yr = y + (size_t)r * d;
 
-        /* Double sums: a constant row then has mean == x exactly, so
-         * x - mean is 0 and the output is exactly beta. */
+        /* Double sums: a constant row then has mean == x exactly in any
+         * summation order, so x - mean is 0 and the output is exactly beta. */
         double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
         for (int i = 0; i < d; i++)
             sum += xr[i];
         float mean = (float)(sum / d);
 
         double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
         for (int i = 0; i < d; i++) {
             float c = xr[i] - mean;
-            sq += (double)c * c;
+            sq += (double)(c * c);
         }
         float rstd = (float)(1.0 / sqrt(sq / d + (double)eps));
 
+#pragma omp simd
         for (int i = 0; i < d; i++)
             yr[i] = (xr[i] - mean) * rstd * gamma[i] + beta[i];
         if (mean_out)
@@ -32,28 +49,141 @@ void model_layernorm(float *y, const float *x, const float *gamma, const float *
     }
 }
 
+/* exp for x <= 0 (softmax after subtracting the max), vectorisable: the
+ * Cephes expf range reduction and polynomial, relative error about 2e-7.
+ * Inputs below -87 return 0, where expf would return a value below 2e-38. */
+static inline float exp_nonpositive(float x)
+{
+    float in = x;
+    x = x < -87.0f ? -87.0f : x;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)n + 127) << 23};
+    return in < -87.0f ? 0.0f : p * scale.f;
+}
+
+static void softmax_portable(float *row, int n)
+{
+    float max = row[0];
+    for (int j = 1; j < n; j++)
+        max = row[j] > max ? row[j] : max;
+
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        row[j] = exp_nonpositive(row[j] - max);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++)
+        row[j] *= inv;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* exp_nonpositive on 8 lanes, with the same constants. */
+__attribute__((target("avx2,fma"))) static __m256 exp8_nonpositive(__m256 in)
+{
+    __m256 x = _mm256_max_ps(in, _mm256_set1_ps(-87.0f));
+    __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    __m256 underflow = _mm256_cmp_ps(in, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(result, _mm256_setzero_ps(), underflow);
+}
+
+/* Lanes 0 .. count-1 set (count clamped to 0 .. 8), for masked loads of a row's tail. */
+__attribute__((target("avx2,fma"))) static __m256i tail_mask(int count)
+{
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes);
+}
+
+__attribute__((target("avx2,fma"))) static float horizontal_max(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+__attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Rows are short (n averages tk / 2 under a causal mask), so the tail is
+ * handled with masked loads and stores instead of scalar code. */
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n)
+{
+    __m256 vmax = _mm256_set1_ps(row[0]);
+    for (int j = 0; j < n; j += 8) {
+        __m256i mask = tail_mask(n - j);
+        __m256 v = _mm256_blendv_ps(vmax, _mm256_maskload_ps(row + j, mask), _mm256_castsi256_ps(mask));
+        vmax = _mm256_max_ps(vmax, v);
+    }
+    __m256 max = _mm256_set1_ps(horizontal_max(vmax));
+
+    __m256 vsum = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        __m256i mask = tail_mask(n - j);
+        __m256 e = exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(row + j, mask), max));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
+        vsum = _mm256_add_ps(vsum, e);
+        _mm256_maskstore_ps(row + j, mask, e);
+    }
+
+    __m256 inv = _mm256_set1_ps(1.0f / horizontal_sum(vsum));
+    for (int j = 0; j < n; j += 8) {
+        __m256i mask = tail_mask(n - j);
+        _mm256_maskstore_ps(row + j, mask, _mm256_mul_ps(_mm256_maskload_ps(row + j, mask), inv));
+    }
+}
+#endif
+
 void model_softmax_row(float *row, int n, int width)
 {
     if (n > 0) {
-        float max = row[0];
-        for (int j = 1; j < n; j++)
-            max = row[j] > max ? row[j] : max;
-
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-            row[j] = expf(row[j] - max);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < n; j++)
-            row[j] *= inv;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            softmax_avx2(row, n);
+        else
+            softmax_portable(row, n);
+#else
+        softmax_portable(row, n);
+#endif
     }
-    for (int j = n > 0 ? n : 0; j < width; j++)
-        row[j] = 0.0f;
+    int first = n > 0 ? n : 0;
+    if (width > first)
+        memset(row + first, 0, (size_t)(width - first) * sizeof(float));
 }
 
+SIMD_CLONES
 void model_relu(float *x, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }

@@ -52,14 +52,22 @@ void model_layer_self_attention(const struct model *m, const struct model_attent
     model_linear(ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, 3 * d, d, 0);
 
     for (int s = 0; s < b->n_seq; s++) {
-        float *kc = b->k_cache + (size_t)s * b->cache_cap * d;
-        float *vc = b->v_cache + (size_t)s * b->cache_cap * d;
         const float *qkv = ws->qkv + (size_t)s * n * 3 * d;
+        const float *kc = qkv + d, *vc = qkv + 2 * d;
+        int ldkv = 3 * d;
 
-        /* Append this step's keys and values after the cached ones. */
-        for (int i = 0; i < n; i++) {
-            memcpy(kc + (size_t)(b->pos + i) * d, qkv + (size_t)i * 3 * d + d, (size_t)d * sizeof(float));
-            memcpy(vc + (size_t)(b->pos + i) * d, qkv + (size_t)i * 3 * d + 2 * d, (size_t)d * sizeof(float));
+        /* With a cache, append this step's keys and values after the cached
+         * ones; without one (a full pass), attend inside the QKV rows. */
+        if (b->k_cache) {
+            float *kd = b->k_cache + (size_t)s * b->cache_cap * d;
+            float *vd = b->v_cache + (size_t)s * b->cache_cap * d;
+            for (int i = 0; i < n; i++) {
+                memcpy(kd + (size_t)(b->pos + i) * d, qkv + (size_t)i * 3 * d + d, (size_t)d * sizeof(float));
+                memcpy(vd + (size_t)(b->pos + i) * d, qkv + (size_t)i * 3 * d + 2 * d, (size_t)d * sizeof(float));
+            }
+            kc = kd;
+            vc = vd;
+            ldkv = d;
         }
 
         struct model_attention_args args = {
@@ -71,7 +79,7 @@ void model_layer_self_attention(const struct model *m, const struct model_attent
             .causal = b->causal,
             .q_pos = b->pos,
         };
-        model_attention(&args, qkv, 3 * d, kc, vc, d, ws->ctx + (size_t)s * n * d, d, ws->probs);
+        model_attention(&args, qkv, 3 * d, kc, vc, ldkv, ws->ctx + (size_t)s * n * d, d, ws->probs);
     }
 
     model_linear(x, ws->ctx, p->out_proj_weight, p->out_proj_bias, rows, d, d, 1);

@@ -8,7 +8,7 @@
  * pos .. pos + n_new - 1; x holds them sequence after sequence. Self-attention
  * writes the new keys and values into a cache [n_seq, cache_cap, d] and
  * attends over cache rows 0 .. pos + n_new - 1, so a full forward pass is the
- * special case pos = 0, n_new = T with a scratch cache.
+ * special case pos = 0, n_new = T (with no cache at all).
  */
 #ifndef INTENTD_MODEL_LAYERS_H
 #define INTENTD_MODEL_LAYERS_H
@@ -22,7 +22,8 @@ struct model_layer_batch {
     int pos;
     int causal;               /* self-attention: 1 masks future positions */
     const int *key_lengths;   /* [n_seq] valid self-attention keys (padding), NULL: pos + n_new */
-    float *k_cache, *v_cache; /* [n_seq, cache_cap, d] self-attention keys and values */
+    float *k_cache, *v_cache; /* [n_seq, cache_cap, d] self-attention keys and values, or NULL
+                                 for a full pass (pos 0) that needs no cache afterwards */
     int cache_cap;
     const float *mem_k, *mem_v; /* cross-attention keys and values [n_mem, mem_cap, d] */
     int mem_cap;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -12,6 +13,27 @@ int model_create(struct model *m, const struct model_config *c, unsigned long lo
         return -1;
     m->config = *c;
     model_params_init(&m->params, c, seed);
+    if (model_prepare(m, error) != 0) {
+        model_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int model_prepare(struct model *m, char *error)
+{
+    int rows = m->config.max_len, d = m->config.d_model;
+
+    free(m->positional);
+    m->positional = model_alloc_floats((size_t)rows * d);
+    if (!m->positional) {
+        m->positional_rows = 0;
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory for a %d x %d positional-encoding table", rows, d);
+        return -1;
+    }
+    for (int pos = 0; pos < rows; pos++)
+        model_positional_encoding(pos, d, m->positional + (size_t)pos * d);
+    m->positional_rows = rows;
     return 0;
 }
 
@@ -22,6 +44,9 @@ void model_free(struct model *m)
         munmap(m->mapping, m->mapping_size);
     m->mapping = NULL;
     m->mapping_size = 0;
+    free(m->positional);
+    m->positional = NULL;
+    m->positional_rows = 0;
 }
 
 void model_positional_encoding(int pos, int d, float *out)
@@ -45,7 +70,10 @@ void model_embed(const struct model *m, const int *tokens, int n, int pos, float
         const float *e = m->params.embedding + (size_t)tokens[t] * d;
         float *row = out + (size_t)t * d;
 
-        model_positional_encoding(pos + t, d, row);
+        if (pos + t < m->positional_rows)
+            memcpy(row, m->positional + (size_t)(pos + t) * d, (size_t)d * sizeof(float));
+        else
+            model_positional_encoding(pos + t, d, row);
         for (int i = 0; i < d; i++)
             row[i] += e[i] * scale;
     }

@@ -23,11 +23,19 @@ struct model {
     struct model_params params;
     void *mapping;       /* mmap of the weights file when params view it in place, else NULL */
     size_t mapping_size;
+    float *positional;   /* [positional_rows, d] PE table for positions below max_len, or NULL;
+                            positions past it are computed on the fly */
+    int positional_rows;
 };
 
 /* Validates config, allocates parameters and initialises them from seed
  * (model_params_init). Returns 0, or -1 with a message in error. */
 int model_create(struct model *model, const struct model_config *config, unsigned long long seed, char *error);
+
+/* Builds the positional-encoding table of config.max_len rows. model_create
+ * and model_safetensors_load call it; a model without the table still works,
+ * computing every encoding on the fly. Returns 0, or -1 with a message. */
+int model_prepare(struct model *model, char *error);
 
 /* Frees the parameters or unmaps the file; safe on a zeroed struct. */
 void model_free(struct model *model);

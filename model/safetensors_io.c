@@ -144,10 +144,15 @@ int model_safetensors_load(struct model *m, const char *path, int flags, char **
         snprintf(error, MODEL_ERROR_SIZE, "out of memory parsing %s", path);
     if (rc == 0)
         rc = bind_or_copy(m, h, map, size, flags, error);
+    if (rc == 0)
+        rc = model_prepare(m, error);
     if (rc != 0) {
         size_t used = strlen(error);
         snprintf(error + used, MODEL_ERROR_SIZE - used, " (in %s)", path);
-        munmap(map, size);
+        if (m->mapping == map || m->params.data == NULL)
+            munmap(map, size); /* else bind_or_copy already unmapped it */
+        m->mapping = NULL;
+        model_free(m);
         if (h)
             free(h->tokenizer);
         free(h);
