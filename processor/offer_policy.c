@@ -51,10 +51,11 @@ static int percent_valid(double percent)
 
 struct offer_policy *offer_policy_new(const struct offer_policy_options *options, char *error)
 {
-    if (!(options->rate_per_s >= 0.0) || options->rate_per_s > 1e9) {
+    if (!(options->rate_per_s >= 0.0) || options->rate_per_s > 1e9 ||
+        (options->rate_per_s > 0.0 && options->rate_per_s < 0.001)) {
         snprintf(error, OFFER_ERROR_SIZE,
-                 "invalid offer rate_per_s %g: expected 0 (no limit) to 1e9 offers per second",
-                 options->rate_per_s);
+                 "invalid offer rate_per_s %g: expected 0 (no limit) or 0.001 to 1e9 offers per "
+                 "second", options->rate_per_s);
         return NULL;
     }
     if (options->rate_per_s > 0.0 && (!(options->burst >= 1.0) || options->burst > 1e9)) {
@@ -194,6 +195,17 @@ static int consent_allows(const struct offer_policy *policy, const struct state_
     return 0;
 }
 
+/* Returns now - then, saturated to the int64 range, because restored state
+ * or a bad event time may hold any value. */
+static int64_t elapsed_ms(int64_t now, int64_t then)
+{
+    int64_t difference;
+
+    if (__builtin_sub_overflow(now, then, &difference))
+        return now > then ? INT64_MAX : INT64_MIN;
+    return difference;
+}
+
 static uint32_t rule_hash(const struct offer_rule *rule)
 {
     return (uint32_t)state_hash_bytes(rule->name, strlen(rule->name));
@@ -204,7 +216,7 @@ static int in_cooldown(const struct offer_rule *rule, const struct state_rule_co
 {
     if (counters == NULL || rule->cooldown_ms == 0)
         return 0;
-    return event_ms - counters->last_offer_ms < rule->cooldown_ms;
+    return elapsed_ms(event_ms, counters->last_offer_ms) < rule->cooldown_ms;
 }
 
 /* The window starts at the first offer and ends window_ms later. The next
@@ -212,7 +224,8 @@ static int in_cooldown(const struct offer_rule *rule, const struct state_rule_co
 static int window_expired(const struct offer_rule *rule, const struct state_rule_counters *counters,
                           int64_t event_ms)
 {
-    return counters->offers_in_window == 0 || event_ms - counters->window_start_ms >= rule->window_ms;
+    return counters->offers_in_window == 0 ||
+           elapsed_ms(event_ms, counters->window_start_ms) >= rule->window_ms;
 }
 
 static int is_capped(const struct offer_rule *rule, const struct state_rule_counters *counters,
@@ -237,7 +250,7 @@ static int bucket_take(struct offer_policy *policy, int64_t event_ms)
         policy->bucket_time_ms = now;
     }
     if (now > policy->bucket_time_ms) {
-        int64_t elapsed = now - policy->bucket_time_ms;
+        int64_t elapsed = elapsed_ms(now, policy->bucket_time_ms);
         int64_t room = policy->bucket_capacity - policy->bucket_level;
         /* Compare by division first so that elapsed * rate cannot overflow. */
         if (policy->refill_per_ms == 0 || elapsed < room / policy->refill_per_ms + 1) {

@@ -398,6 +398,25 @@ static void test_holdout_counts_as_offer(void **state)
     offer_policy_free(policy);
 }
 
+static void test_extreme_times_safe(void **state)
+{
+    struct fixture *f = *state;
+    struct offer_rule rule = plain_rule();
+    struct state_user *user = user_with_consent(f->store, "odd", STATE_CONSENT_GRANTED);
+
+    /* Restored counters from a damaged record: no overflow, plain answers. */
+    rule.cooldown_ms = 1000;
+    rule.max_offers = 1;
+    rule.window_ms = 1000;
+    struct state_rule_counters *counters = state_user_claim_rule(user, rule_hash_of(&rule));
+    counters->last_offer_ms = INT64_MIN;
+    counters->window_start_ms = INT64_MIN;
+    counters->offers_in_window = 5;
+    assert_int_equal(offer_policy_decide(f->policy, &rule, user, INT64_MAX), OFFER_FIRED);
+    counters->last_offer_ms = INT64_MAX;
+    assert_int_equal(offer_policy_decide(f->policy, &rule, user, INT64_MIN), OFFER_COOLDOWN);
+}
+
 static void test_rule_validate(void **state)
 {
     (void)state;
@@ -437,6 +456,8 @@ static void test_options_validate(void **state)
     options.holdout_percent = 0.0;
     options.rate_per_s = NAN;
     assert_null(offer_policy_new(&options, error));
+    options.rate_per_s = 0.0001; /* below the 0.001 offers/s resolution */
+    assert_null(offer_policy_new(&options, error));
 }
 
 static void test_filter_purchased(void **state)
@@ -474,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_holdout_sticky),
         cmocka_unit_test(test_holdouts_independent),
         cmocka_unit_test_setup_teardown(test_holdout_counts_as_offer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extreme_times_safe, setup, teardown),
         cmocka_unit_test(test_rule_validate),
         cmocka_unit_test(test_options_validate),
         cmocka_unit_test_setup_teardown(test_filter_purchased, setup, teardown),
