@@ -141,13 +141,13 @@ void train_dropout_forward(float *x, float *mask, size_t n, float p, uint64_t *r
     }
 
     float keep_scale = 1.0f / (1.0f - p);
-    /* One 64-bit draw gives two 32-bit uniforms. */
-    uint32_t threshold = (uint32_t)((double)p * 4294967296.0);
-    for (size_t i = 0; i < n; i += 2) {
+    /* One 64-bit draw gives four 16-bit uniforms, so p is rounded to a
+     * multiple of 1/65536. */
+    uint32_t threshold = (uint32_t)((double)p * 65536.0 + 0.5);
+    for (size_t i = 0; i < n; i += 4) {
         uint64_t r = train_random_next(rng);
-        mask[i] = (uint32_t)r < threshold ? 0.0f : keep_scale;
-        if (i + 1 < n)
-            mask[i + 1] = (uint32_t)(r >> 32) < threshold ? 0.0f : keep_scale;
+        for (size_t j = 0; j < 4 && i + j < n; j++)
+            mask[i + j] = (uint32_t)((r >> (16 * j)) & 0xFFFF) < threshold ? 0.0f : keep_scale;
     }
     for (size_t i = 0; i < n; i++)
         x[i] *= mask[i];

@@ -37,7 +37,8 @@ void train_activation_backward(float *din, const float *dout, const float *in, s
 
 /* Inverted dropout in place: each element is zeroed with probability p and
  * the rest scaled by 1 / (1 - p). mask[n] receives the per-element factor (0
- * or 1 / (1 - p)) for the backward. p == 0 sets the mask to 1 and leaves x. */
+ * or 1 / (1 - p)) for the backward; p is rounded to a multiple of 1/65536.
+ * p == 0 sets the mask to 1, leaves x and draws nothing. */
 void train_dropout_forward(float *x, float *mask, size_t n, float p, uint64_t *rng);
 
 /* dx *= mask, in place. */

@@ -73,14 +73,44 @@ void train_session_free(struct train_session *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Users per sorting window: batches are cut from windows of this many
+ * batches whose users are sorted by length, so a batch holds sequences of
+ * similar length and its padded width (the longest one) wastes less work. */
+#define TRAIN_BUCKET_BATCHES 16
+
+struct keyed_user {
+    int length, position, user;
+};
+
+static int compare_keyed(const void *a, const void *b)
+{
+    const struct keyed_user *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length < y->length ? -1 : 1;
+    return x->position < y->position ? -1 : x->position > y->position;
+}
+
 /* The epoch's order depends only on (seed, epoch), so a resumed run
  * rebuilds it without storing it. */
 static void shuffle_epoch(struct train_session *s)
 {
     uint64_t rng = s->config.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)s->epoch;
+    int window = s->config.batch_size * TRAIN_BUCKET_BATCHES;
+    struct keyed_user keyed[window];
 
     memcpy(s->order, s->users, (size_t)s->n_users * sizeof(int));
     train_shuffle(s->order, s->n_users, &rng);
+
+    for (int begin = 0; begin < s->n_users; begin += window) {
+        int n = s->n_users - begin < window ? s->n_users - begin : window;
+        for (int i = 0; i < n; i++) {
+            int u = s->order[begin + i];
+            keyed[i] = (struct keyed_user){train_split_train_length(s->data, u), i, u};
+        }
+        qsort(keyed, (size_t)n, sizeof keyed[0], compare_keyed);
+        for (int i = 0; i < n; i++)
+            s->order[begin + i] = keyed[i].user;
+    }
 }
 
 float train_session_step(struct train_session *s)

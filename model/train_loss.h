@@ -15,9 +15,13 @@
  * the gradient of grad_scale * (summed loss) into dh[M, d] (if not NULL),
  * dw[K, d] and dbias[K] (if not NULL).
  *
- * scratch holds threads * TRAIN_LOSS_CHUNK * K floats. The softmax rows run on
- * `threads` POSIX threads; sums are combined in a fixed order, so the result
- * does not depend on thread timing. */
+ * scratch holds threads * TRAIN_LOSS_CHUNK * K floats. With threads > 1 the
+ * work is split over POSIX threads (rows for the logits, softmax and dh,
+ * classes for dw and dbias), each calling cblas_sgemm on its share, so set
+ * OpenBLAS to 1 thread then. Each output element is computed by one thread
+ * and sums are combined in a fixed order, so the result does not depend on
+ * thread timing. exp is a polynomial approximation (relative error about
+ * 1e-7), not libm's expf. */
 double train_softmax_ce(const float *h, const float *w, const float *bias, const int *targets, int M, int K, int d,
                         float grad_scale, float *dh, float *dw, float *dbias, float *scratch, int threads);
 

@@ -100,7 +100,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_games DATA_FILE [--epochs N] [--dropout P] ... (see the source header)\n");
         return 2;
     }
-    openblas_set_num_threads(o.threads);
+    /* The loss splits its large products over its own threads; OpenBLAS
+     * threads on top of them would only contend for the same cores. */
+    openblas_set_num_threads(1);
     if (train_sequences_read(&data, argv[1], error) != 0) {
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
