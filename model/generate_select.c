@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "generate.h"
+#include "kernels.h"
 #include "generate_internal.h"
 
 void model_apply_constraints(const struct model_constraints *c, int eos, const int *tokens, int n, float *logits,
@@ -33,25 +34,17 @@ void model_apply_constraints(const struct model_constraints *c, int eos, const i
 
 int generate_argmax(const float *logits, int vocab)
 {
-    int best = -1;
-    for (int i = 0; i < vocab; i++)
-        if (logits[i] > -INFINITY && (best < 0 || logits[i] > logits[best]))
-            best = i;
-    return best;
+    return model_argmax(logits, vocab);
 }
 
 /* In place: logits become log-probabilities; masked entries stay -inf. */
 void generate_log_softmax(float *logits, int vocab)
 {
-    int best = generate_argmax(logits, vocab);
-    if (best < 0)
-        return;
-    float max = logits[best], sum = 0.0f;
+    float log_sum = model_logsumexp(logits, vocab);
+    if (!(log_sum > -INFINITY))
+        return; /* every token is masked */
     for (int i = 0; i < vocab; i++)
-        sum += expf(logits[i] - max); /* expf(-inf) is 0 */
-    float log_sum = logf(sum) + max;
-    for (int i = 0; i < vocab; i++)
-        logits[i] = logits[i] > -INFINITY ? logits[i] - log_sum : -INFINITY;
+        logits[i] -= log_sum; /* -inf stays -inf */
 }
 
 uint64_t generate_random(uint64_t *state)

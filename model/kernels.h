@@ -45,6 +45,15 @@ void model_layernorm(float *y, const float *x, const float *gamma, const float *
  * Entries n..width-1 are set to 0 (masked keys). n == 0 gives an all-zero row. */
 void model_softmax_row(float *row, int n, int width);
 
+/* log(sum_j exp(x[j])), computed as max + log(sum exp(x - max)) so that it
+ * does not overflow. -inf entries (masked tokens) add nothing; returns -inf
+ * when every entry is -inf. */
+float model_logsumexp(const float *x, int n);
+
+/* Index of the first largest entry of x[n], or -1 when every entry is -inf
+ * (or NaN, or n is 0). */
+int model_argmax(const float *x, int n);
+
 /* In-place activations over n floats. GELU is the exact erf form, as
  * torch.nn.functional.gelu with approximate='none'. */
 void model_relu(float *x, size_t n);

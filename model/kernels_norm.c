@@ -163,6 +163,61 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n)
 }
 #endif
 
+/* log(sum(exp(x - max))) + max over x[n]; -inf entries contribute 0. */
+static float logsumexp_portable(const float *x, int n, float max)
+{
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++)
+        sum += exp_nonpositive(x[j] - max);
+    return logf(sum) + max;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *x, int n, float max)
+{
+    __m256 vmax = _mm256_set1_ps(max), vsum = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        __m256i mask = tail_mask(n - j);
+        __m256 e = exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(x + j, mask), vmax));
+        vsum = _mm256_add_ps(vsum, _mm256_and_ps(e, _mm256_castsi256_ps(mask)));
+    }
+    return logf(horizontal_sum(vsum)) + max;
+}
+#endif
+
+SIMD_CLONES
+static float row_max(const float *x, int n)
+{
+    float max = -INFINITY;
+#pragma omp simd reduction(max : max)
+    for (int j = 0; j < n; j++)
+        max = x[j] > max ? x[j] : max;
+    return max;
+}
+
+int model_argmax(const float *x, int n)
+{
+    float max = row_max(x, n);
+    if (!(max > -INFINITY))
+        return -1;
+    for (int j = 0; j < n; j++)
+        if (x[j] == max)
+            return j;
+    return -1;
+}
+
+float model_logsumexp(const float *x, int n)
+{
+    float max = row_max(x, n);
+    if (!(max > -INFINITY))
+        return -INFINITY;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return logsumexp_avx2(x, n, max);
+#endif
+    return logsumexp_portable(x, n, max);
+}
+
 void model_softmax_row(float *row, int n, int width)
 {
     if (n > 0) {
