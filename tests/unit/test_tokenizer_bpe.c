@@ -58,10 +58,10 @@ static size_t naive_words(struct naive_word *words, size_t max_words)
     return n_words;
 }
 
-static int naive_train(int max_merges, int32_t *merges)
+/* Trains on the corpus chunks in words[0..n_words), leaving each word in
+ * its final segmentation. Returns the number of merges. */
+static int naive_train(struct naive_word *words, size_t n_words, int max_merges, int32_t *merges)
 {
-    struct naive_word words[512];
-    size_t n_words = naive_words(words, 512);
     size_t side = BPE_BYTE_TOKENS + (size_t)max_merges;
     int64_t *counts = malloc(side * side * sizeof(int64_t));
     int m;
@@ -97,8 +97,6 @@ static int naive_train(int max_merges, int32_t *merges)
             words[w].n = out;
         }
     }
-    for (size_t w = 0; w < n_words; w++)
-        free(words[w].symbols);
     free(counts);
     return m;
 }
@@ -122,13 +120,35 @@ static struct bpe *train_corpus(int n_merges)
 static void train_matches_naive(void **state)
 {
     (void)state;
+    struct naive_word words[512];
+    size_t n_words = naive_words(words, 512);
     int32_t expected[2 * 400];
-    int n_expected = naive_train(400, expected);
+    int n_expected = naive_train(words, n_words, 400, expected);
     struct bpe *bpe = train_corpus(400);
 
     assert_true(n_expected > 20);
     assert_int_equal(bpe_n_merges(bpe), n_expected);
     assert_memory_equal(bpe_merges(bpe), expected, 2 * (size_t)n_expected * sizeof(int32_t));
+
+    /* Encoding each training chunk by merge rank must give the segmentation
+     * that training ended with. */
+    for (size_t w = 0; w < n_words; w++) {
+        uint8_t bytes[BPE_MAX_CHUNK_BYTES];
+        int32_t tokens[BPE_MAX_CHUNK_BYTES];
+        size_t len = 0;
+        for (size_t i = 0; i < words[w].n; i++) {
+            size_t token_len;
+            const uint8_t *token = bpe_token_bytes(bpe, words[w].symbols[i], &token_len);
+            assert_non_null(token);
+            assert_true(len + token_len <= sizeof bytes);
+            memcpy(bytes + len, token, token_len);
+            len += token_len;
+        }
+        size_t n = bpe_encode(bpe, bytes, len, tokens, BPE_MAX_CHUNK_BYTES, NULL);
+        assert_int_equal(n, words[w].n);
+        assert_memory_equal(tokens, words[w].symbols, n * sizeof(int32_t));
+        free(words[w].symbols);
+    }
     bpe_free(bpe);
 }
 
