@@ -105,6 +105,30 @@ static void softmax_survives_huge_logits(void **state)
     assert_true(row[3] == 0.0f);
 }
 
+static void logsumexp_near_overflow(void **state)
+{
+    (void)state;
+    /* Logits near FLT_MAX: a naive log(sum(exp(x))) overflows to inf. */
+    float logits[5] = {3.0e38f, 3.0e38f, -INFINITY, -3.0e38f, 0.0f};
+    float lse = model_logsumexp(logits, 5);
+    assert_true(isfinite(lse));
+    assert_true(fabs((double)lse - 3.0e38) < 1e32);
+    assert_int_equal(model_argmax(logits, 5), 0);
+
+    float masked[3] = {-INFINITY, -INFINITY, -INFINITY};
+    assert_true(model_logsumexp(masked, 3) == -INFINITY);
+    assert_int_equal(model_argmax(masked, 3), -1);
+
+    /* A long row exercises the vector path and its masked tail. */
+    float row[37];
+    double expected = 0.0;
+    for (int i = 0; i < 37; i++) {
+        row[i] = 0.25f * (float)(i % 11) - 1.0f;
+        expected += exp((double)row[i]);
+    }
+    assert_true(fabs(model_logsumexp(row, 37) - log(expected)) < 1e-5);
+}
+
 static void softmax_all_masked_is_zero(void **state)
 {
     (void)state;
@@ -192,6 +216,7 @@ int main(void)
         cmocka_unit_test(layernorm_constant_row_is_beta),
         cmocka_unit_test(layernorm_matches_definition),
         cmocka_unit_test(softmax_survives_huge_logits),
+        cmocka_unit_test(logsumexp_near_overflow),
         cmocka_unit_test(softmax_all_masked_is_zero),
         cmocka_unit_test(attention_all_masked_row_is_zero),
         cmocka_unit_test(attention_matches_naive),
