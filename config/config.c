@@ -90,7 +90,9 @@ int config_load(const char *path, struct intentd_config *cfg, struct config_erro
     }
     errno = 0;
     size_t len = fread(data, 1, CFG_MAX_INPUT_BYTES + 1, file);
-    int read_errno = ferror(file) ? (errno ? errno : EIO) : 0;
+    int read_errno = 0;
+    if (ferror(file))
+        read_errno = errno != 0 ? errno : EIO;
     fclose(file);
     if (read_errno != 0) {
         free(data);

@@ -3,8 +3,8 @@
  * struct intentd_config. Every key has a default (config/README.md lists them),
  * so an empty file is a valid config.
  *
- * Units: every duration field ends in _ms and holds milliseconds; percentages
- * are 0..100; sizes name their unit (_bytes, _mb).
+ * Units: every duration field ends in _ms and is in milliseconds. Percentages
+ * are 0..100, and size fields name their unit (_bytes, _mb).
  * Ownership: every string and array in the struct is heap memory owned by the
  * struct and released by config_free(). Strings are never NULL after a
  * successful load; an empty string means "not set" where a key is optional.
@@ -70,9 +70,9 @@ enum config_processing_guarantee {
     CONFIG_AT_LEAST_ONCE = 1, /* plain produce, then commit offsets */
 };
 
-/* Where each logical field sits in a JSON input record. Each value is a
- * dotted path of object member names ("user.id"); "" means the field is absent
- * from the records. */
+/* Locations of the logical fields in a JSON input record. Each value is a
+ * dotted path of object member names ("user.id"), and "" means that the
+ * records have no such field. */
 struct config_json_fields {
     char *user_id;
     char *item_id;

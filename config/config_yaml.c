@@ -1,12 +1,12 @@
 /*
  * YAML text to node tree, on libyaml's event parser.
  *
- * libyaml checks syntax but not what a config needs, so this file adds:
- * duplicate keys (libyaml accepts them silently), non-scalar keys, a nesting
- * limit, limits on aliases and on the node count after alias expansion (so a
- * "billion laughs" document is rejected before anything walks it), one
- * document per file, a UTF-8 byte-order mark, and a clear message for tab
- * indentation, which libyaml reports as "found character that cannot start
+ * libyaml checks syntax but not what a config needs, so this file adds checks
+ * for duplicate keys (libyaml accepts them silently) and non-scalar keys. It
+ * limits nesting, aliases and the node count after alias expansion, so that a
+ * "billion laughs" document is rejected before anything walks it. It accepts
+ * one document per file and a UTF-8 byte-order mark, and it reports tab
+ * indentation clearly where libyaml says "found character that cannot start
  * any token".
  */
 #include <stdlib.h>
