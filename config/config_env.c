@@ -72,6 +72,9 @@ static int expand_one(struct cfg_ctx *ctx, const struct cfg_node *node, const ch
         cfg_error(ctx, node, path, "environment variable %s is not set; set it or write ${%s:-default}", name,
                   name);
         return -1;
+    } else if (!cfg_is_utf8(value)) {
+        cfg_error(ctx, node, path, "environment variable %s is not valid UTF-8", name);
+        return -1;
     } else {
         status = buffer_append(buf, value, strlen(value));
     }

@@ -89,6 +89,9 @@ int cfg_parse_double(const char *text, double *out);
 int cfg_parse_duration_ms(const char *text, int64_t *out);
 int cfg_parse_size_bytes(const char *text, int64_t *out);
 int cfg_parse_bool(const char *text, int *out);
+/* Returns 1 if text is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points above U+10FFFF), else 0. */
+int cfg_is_utf8(const char *text);
 /* Writes a duration in the shortest exact form ("90s", "1h30m", "0s"). */
 void cfg_format_duration(char *out, size_t cap, int64_t ms);
 

@@ -160,3 +160,35 @@ void cfg_format_duration(char *out, size_t cap, int64_t ms)
         }
     }
 }
+
+/* Returns 1 if text is well-formed UTF-8 (no overlong forms or surrogates). */
+int cfg_is_utf8(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+
+    while (*p != '\0') {
+        size_t n; /* continuation bytes after the lead byte */
+        if (*p < 0x80)
+            n = 0;
+        else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
+            n = 1;
+        else if ((*p & 0xF0) == 0xE0)
+            n = 2;
+        else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
+            n = 3;
+        else
+            return 0;
+        unsigned int code = *p & (0x7F >> n);
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            code = (code << 6) | (p[i] & 0x3F);
+        }
+        if (n == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF)))
+            return 0; /* overlong or a surrogate */
+        if (n == 3 && (code < 0x10000 || code > 0x10FFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}

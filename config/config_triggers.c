@@ -271,26 +271,6 @@ static int is_language_tag(const char *tag)
     return 1;
 }
 
-/* Returns 1 if text is well-formed UTF-8 (no overlong forms or surrogates). */
-static int is_utf8(const unsigned char *p)
-{
-    while (*p != '\0') {
-        size_t n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : 9;
-        if (n == 9 || (n == 1 && *p < 0xC2) || (n == 3 && *p > 0xF4))
-            return 0;
-        unsigned int code = *p & (0x7F >> n);
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return 0;
-            code = (code << 6) | (p[i] & 0x3F);
-        }
-        if ((n == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) || (n == 3 && (code < 0x10000 || code > 0x10FFFF)))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
 /* Checks that every {name} in text is a known placeholder; "{{" and "}}"
  * are literal braces. */
 static int check_placeholders(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, const char *text)
@@ -335,7 +315,7 @@ static int template_read_one(struct cfg_ctx *ctx, const struct cfg_node *key, co
     int status = -1;
     if (text[0] == '\0')
         cfg_error(ctx, value, path, "template text is empty");
-    else if (!is_utf8((const unsigned char *)text))
+    else if (!cfg_is_utf8(text))
         cfg_error(ctx, value, path, "template text is not valid UTF-8");
     else if (check_placeholders(ctx, value, path, text) == 0) {
         status = templates_add(trigger, key->value, text);

@@ -191,6 +191,26 @@ static void env_bad_reference_rejected(void **state)
     expect_error("kafka:\n  group_id: ${A:B}\n", "invalid reference");
 }
 
+static void env_invalid_utf8_rejected(void **state)
+{
+    (void)state;
+    setenv("INTENTD_TEST_LATIN1", "caf\xE9", 1);
+    expect_error("model:\n  version: ${INTENTD_TEST_LATIN1}\n",
+                 "model.version: environment variable INTENTD_TEST_LATIN1 is not valid UTF-8");
+}
+
+static void utf8_check(void **state)
+{
+    (void)state;
+    assert_true(cfg_is_utf8("plain ascii"));
+    assert_true(cfg_is_utf8("中文 😀 é"));
+    assert_false(cfg_is_utf8("\xC0\x80"));         /* overlong NUL */
+    assert_false(cfg_is_utf8("\xED\xA0\x80"));     /* surrogate U+D800 */
+    assert_false(cfg_is_utf8("\xF4\x90\x80\x80")); /* above U+10FFFF */
+    assert_false(cfg_is_utf8("\xE4\xB8"));         /* truncated */
+    assert_false(cfg_is_utf8("\x80"));              /* lone continuation byte */
+}
+
 static void env_value_not_parsed_as_yaml(void **state)
 {
     struct intentd_config cfg;
@@ -499,6 +519,8 @@ int main(void)
         cmocka_unit_test(env_set_but_empty_is_empty),
         cmocka_unit_test(env_missing_names_variable),
         cmocka_unit_test(env_bad_reference_rejected),
+        cmocka_unit_test(env_invalid_utf8_rejected),
+        cmocka_unit_test(utf8_check),
         cmocka_unit_test(env_value_not_parsed_as_yaml),
         cmocka_unit_test(properties_pass_through),
         cmocka_unit_test(property_with_own_key_rejected),
