@@ -38,13 +38,16 @@ static double dot(const float *a, const float *b, int d)
 }
 
 /* Rank of the target among n_negatives sampled unseen items. mark[item] ==
- * stamp flags the user's items. */
+ * stamp flags the user's items, n_seen of them. A user who has seen every
+ * item has no negatives and rank 0. */
 static int sampled_rank(const float *h, const float *embedding, int d, int target, int n_items, int n_negatives,
-                        const int *mark, int stamp, uint64_t *rng)
+                        const int *mark, int stamp, int n_seen, uint64_t *rng)
 {
     double target_score = dot(h, embedding + (size_t)target * d, d);
     int rank = 0;
 
+    if (n_seen >= n_items)
+        return 0;
     for (int k = 0; k < n_negatives; k++) {
         int item;
         do
@@ -115,10 +118,13 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
             int train_len = train_split_train_length(s, u);
             int target = items[train_len + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0)];
 
-            for (long j = 0; j < s->offsets[u + 1] - s->offsets[u]; j++)
+            int n_seen = 0;
+            for (long j = 0; j < s->offsets[u + 1] - s->offsets[u]; j++) {
+                n_seen += mark[items[j]] != stamp;
                 mark[items[j]] = stamp;
+            }
             add_rank(sampled_rank(last + (size_t)i * d, m->params.embedding, d, target, n_items, c->n_negatives,
-                                  mark, stamp, &rng),
+                                  mark, stamp, n_seen, &rng),
                      &r->hr10, &r->ndcg10);
             if (c->full)
                 add_rank(full_rank(scores + (size_t)i * n_items, target, n_items, mark, stamp), &r->full_hr10,
