@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cmd_run, "run the streaming job: events in, intents and offers out, exactly once"},
     {"check-config", cmd_check_config, "validate a config file and print the effective config"},
     {"topics", cmd_topics, "create or check the Kafka topics (create|check)"},
 };

@@ -1,0 +1,123 @@
+/*
+ * The intentd streaming job: the handlers the stream loop calls, and the
+ * state they share. Records are decoded, validated (or dead-lettered) and
+ * tokenized into the user's state; at the end of each batch the updated users
+ * are encoded together, intents and offers are produced, and every updated
+ * user's state goes to the changelog, all inside the batch's transaction.
+ *
+ * Threading: one thread, the stream loop's, runs every function here.
+ */
+#ifndef INTENTD_APP_H
+#define INTENTD_APP_H
+
+#include <stdint.h>
+
+#include "app_counters.h"
+#include "app_event.h"
+#include "app_timers.h"
+#include "app_undo.h"
+#include "arena.h"
+#include "codec.h"
+#include "config.h"
+#include "model_bundle.h"
+#include "offer_policy.h"
+#include "state_store.h"
+#include "stream_loop.h"
+
+#define APP_ERROR_SIZE 1024
+
+enum app_input {
+    APP_INPUT_CLICKSTREAM = 0,
+    APP_INPUT_REVIEWS = 1,
+    APP_INPUT_CONSENTS = 2,
+    APP_INPUT_COUNT = 3,
+};
+
+/* What one batch did to one user; index i matches the i-th dirty user. */
+struct app_touch {
+    struct state_user *user;
+    int64_t offsets[APP_INPUT_COUNT]; /* newest source offset per input, -1 if none */
+    int64_t event_ms;                 /* newest event time in this batch */
+    uint32_t actions;                 /* bit per enum config_action seen in this batch */
+    int min_rating;                   /* lowest review rating in this batch, 0 if none */
+    int erase;                        /* a tombstone erased the user: write a changelog tombstone */
+    int encoded;                      /* 1 once propensity and top_category are set */
+    float propensity;                 /* purchase propensity after this batch, 0..1 */
+    int32_t top_category;             /* most likely category token, -1 if none */
+};
+
+struct app {
+    const struct intentd_config *cfg;
+    codec_t *codec;
+    struct model_bundle *bundle;   /* current model; swapped only between batches */
+    struct model_arena arena;
+    struct state_store *store;
+    struct offer_policy *policy;
+    struct offer_rule *rules;      /* cfg->triggers as policy rules */
+    struct stream_loop *loop;
+    struct app_undo undo;
+    struct app_timers timers;      /* pending "event and no X within T" rules */
+    struct app_timers fired;       /* timers popped in the open batch */
+    struct app_counters counters;
+
+    struct app_touch *touches;
+    size_t n_touches, touches_capacity;
+
+    int64_t stream_time_ms;        /* newest event time seen: the clock of timers and expiry */
+    int64_t last_expiry_scan_ms;
+    uint64_t offer_sequence;       /* makes offer ids unique within this process */
+    char error[APP_ERROR_SIZE];    /* message of the last failed handler */
+};
+
+/* Sets up everything but the stream loop. Returns 0, or -1 with a message. */
+int app_init(struct app *app, const struct intentd_config *cfg, struct model_bundle *bundle, char *error);
+
+void app_free(struct app *app);
+
+/* Handlers for stream_loop_create; ctx is the app. */
+void app_handlers(struct app *app, struct stream_handlers *handlers);
+
+/* Returns the input an input record came from, or -1. */
+int app_input_of(const struct app *app, const char *topic);
+
+/* Returns the user's touch entry of the open batch, creating the user in
+ * partition if new; on its first touch in the batch the user's state is saved
+ * for rollback and marked dirty. NULL with app->error set on failure.
+ * app_intake.c */
+struct app_touch *app_touch_user(struct app *app, const char *id, size_t id_len, int32_t partition);
+
+/* Handlers, in the files that implement them. */
+int app_on_record(void *ctx, const rd_kafka_message_t *record);      /* app_intake.c */
+int app_on_batch_end(void *ctx);                                     /* app_batch.c */
+void app_on_commit(void *ctx);                                       /* app_batch.c */
+void app_on_abort(void *ctx);                                        /* app_batch.c */
+void app_on_restore_record(void *ctx, const rd_kafka_message_t *rec); /* app_changelog.c */
+void app_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds); /* app_changelog.c */
+void app_on_task_revoked(void *ctx, int32_t partition);              /* app_changelog.c */
+
+/* Produces value to topic/partition with key inside the open transaction,
+ * waiting while the local queue is full. Returns 0, or -1 with a message in
+ * app->error. value may be NULL (a tombstone). */
+int app_produce(struct app *app, const char *topic, int32_t partition, const void *key, size_t key_len,
+                const void *value, size_t value_len);
+
+/* Writes the state of every touched user to the changelog. */
+int app_write_changelog(struct app *app);
+
+/* Encodes the touched users and emits intents and offers. app_intent.c */
+int app_emit_intents(struct app *app);
+
+/* Evaluates the trigger rules for the touched users and due timers and
+ * produces the offers. app_offer.c */
+int app_emit_offers(struct app *app);
+
+/* Forgets the timers fired in the committed batch, or pushes them back after
+ * an abort, because the batch that fired them will be read again. app_offer.c */
+void app_offer_commit(struct app *app);
+void app_offer_rollback(struct app *app);
+
+/* Re-creates the pending timers of a restored partition from its users'
+ * last action times. app_offer.c */
+void app_offer_rebuild_timers(struct app *app, int32_t partition);
+
+#endif

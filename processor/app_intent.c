@@ -1,0 +1,273 @@
+/*
+ * Intents: the touched users of a batch are encoded together (in chunks of
+ * ENCODE_CHUNK sequences), their heads scored, and one UserIntent per user is
+ * produced as intents.emit allows.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "encoder.h"
+#include "log.h"
+#include "tokenizer.h"
+
+/* Sequences per model call. Bounds the item-score buffer at
+ * ENCODE_CHUNK x items floats. */
+#define ENCODE_CHUNK 64
+#define MAX_TOP_K 32
+
+struct intent_buffers {
+    int *tokens;        /* [chunk, seq_len] */
+    int *lengths;       /* [chunk] */
+    float *pooled;      /* [chunk, d] */
+    float *items;       /* [chunk, n_items] */
+    float *categories;  /* [chunk, n_categories] */
+    float *sentiments;  /* [chunk, n_sentiments] */
+    float *propensity;  /* [chunk] */
+};
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void free_buffers(struct intent_buffers *b)
+{
+    free(b->tokens);
+    free(b->lengths);
+    free(b->pooled);
+    free(b->items);
+    free(b->categories);
+    free(b->sentiments);
+    free(b->propensity);
+}
+
+static int alloc_buffers(struct intent_buffers *b, const struct model_config *c, int seq_len)
+{
+    int n_items = c->item_end - c->item_begin;
+
+    memset(b, 0, sizeof *b);
+    b->tokens = calloc((size_t)ENCODE_CHUNK * (size_t)seq_len, sizeof(int));
+    b->lengths = calloc(ENCODE_CHUNK, sizeof(int));
+    b->pooled = calloc((size_t)ENCODE_CHUNK * (size_t)c->d_model, sizeof(float));
+    b->items = calloc((size_t)ENCODE_CHUNK * (size_t)(n_items > 0 ? n_items : 1), sizeof(float));
+    b->categories = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_categories > 0 ? c->n_categories : 1), sizeof(float));
+    b->sentiments = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_sentiments > 0 ? c->n_sentiments : 1), sizeof(float));
+    b->propensity = calloc(ENCODE_CHUNK, sizeof(float));
+    if (!b->tokens || !b->lengths || !b->pooled || !b->items || !b->categories || !b->sentiments || !b->propensity) {
+        free_buffers(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Converts logits[n] to probabilities in place (max subtracted first). */
+static void softmax(float *x, int n)
+{
+    if (n <= 0)
+        return;
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(x[i] / sum);
+}
+
+/* Picks the k highest probabilities among tokens with an external id.
+ * Returns the count; ids point into the tokenizer. */
+static int top_known(const struct tokenizer *tok, const float *probs, int n, int32_t first_token, int k,
+                     codec_scored_id_t *out, int32_t *best_token)
+{
+    int count = 0;
+    *best_token = -1;
+    for (int i = 0; i < n; i++) {
+        const char *id = tokenizer_token_id(tok, first_token + i);
+        if (!id)
+            continue;
+        if (count < k || probs[i] > out[count - 1].score) {
+            int j = count < k ? count++ : k - 1;
+            while (j > 0 && out[j - 1].score < probs[i]) {
+                out[j] = out[j - 1];
+                j--;
+            }
+            out[j].id = (char *)id;
+            out[j].score = probs[i];
+            if (j == 0)
+                *best_token = first_token + i;
+        }
+    }
+    return count;
+}
+
+/* Decides whether the user's intent goes out under intents.emit. */
+static int should_emit(const struct app *app, const struct state_user *user, const struct app_touch *touch,
+                       float propensity, int32_t top_category)
+{
+    const struct intentd_config *cfg = app->cfg;
+
+    switch (cfg->intents.emit) {
+    case CONFIG_EMIT_ON_CHANGE:
+        return user->last_intent_ms == 0 || fabsf(propensity - user->last_propensity) >= cfg->intents.min_change ||
+               top_category != user->last_top_category;
+    case CONFIG_EMIT_INTERVAL:
+        return user->last_intent_ms == 0 || touch->event_ms - user->last_intent_ms >= cfg->intents.interval_ms;
+    default:
+        return 1;
+    }
+}
+
+static int produce_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row)
+{
+    const struct model_config *c = &app->bundle->model.config;
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    struct state_user *user = touch->user;
+    int k = app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
+    int n_items = c->item_end - c->item_begin;
+    codec_scored_id_t top_categories[MAX_TOP_K], top_items[MAX_TOP_K];
+    int32_t best_category = -1, best_item = -1;
+
+    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, c->n_categories,
+                                     tok->layout.category_begin, k, top_categories, &best_category);
+    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, n_items, c->item_begin, k, top_items,
+                                &best_item);
+    float propensity = b->propensity[row];
+
+    touch->encoded = 1;
+    touch->propensity = propensity;
+    touch->top_category = best_category;
+    if (!should_emit(app, user, touch, propensity, best_category)) {
+        app->counters.intents_suppressed++;
+        return 0;
+    }
+
+    codec_source_offset_t offsets[APP_INPUT_COUNT];
+    size_t n_offsets = 0;
+    const char *topics[APP_INPUT_COUNT] = {app->cfg->topics.clickstream, app->cfg->topics.reviews,
+                                           app->cfg->topics.consents};
+    for (int i = 0; i < APP_INPUT_COUNT; i++) {
+        if (touch->offsets[i] >= 0)
+            offsets[n_offsets++] = (codec_source_offset_t){(char *)topics[i], user->partition, touch->offsets[i]};
+    }
+
+    codec_user_intent_t intent = {
+        .user_id = user->id,
+        .embedding = b->pooled + (size_t)row * c->d_model,
+        .embedding_len = (size_t)c->d_model,
+        .purchase_propensity = propensity,
+        .top_categories = top_categories,
+        .top_category_count = (size_t)n_top_categories,
+        .top_items = top_items,
+        .top_item_count = (size_t)n_top_items,
+        .has_sentiment = user->sentiment != STATE_SENTIMENT_NONE && c->n_sentiments >= 2,
+        .sentiment = c->n_sentiments >= 2 ? b->sentiments[(size_t)row * c->n_sentiments + 1] : 0.0f,
+        .model_version = app->bundle->version,
+        .updated_at_ms = touch->event_ms > 0 ? touch->event_ms : user->last_event_ms,
+        .source_offsets = offsets,
+        .source_offset_count = n_offsets,
+    };
+
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    codec_error_t err;
+    if (codec_encode_intent(app->codec, &intent, &frame, &frame_len, &err) != CODEC_OK) {
+        snprintf(app->error, sizeof app->error, "encoding the intent of user %s failed: %s", user->id, err.message);
+        return -1;
+    }
+    int result = app_produce(app, app->cfg->topics.intents, -1, user->id, user->id_len, frame, frame_len);
+    free(frame);
+    if (result != 0)
+        return -1;
+
+    user->last_intent_ms = intent.updated_at_ms;
+    user->last_propensity = propensity;
+    user->last_top_category = best_category;
+    app->counters.intents++;
+    if (touch->event_ms > 0)
+        app_histogram_observe(&app->counters.end_to_end_seconds, app_latency_bounds,
+                              wall_seconds() - (double)touch->event_ms / 1000.0);
+    return 0;
+}
+
+/* Fills one chunk's token rows and runs the encoder and heads. */
+static int encode_chunk(struct app *app, struct intent_buffers *b, size_t first, int rows, int seq_len)
+{
+    const struct model *model = &app->bundle->model;
+    const struct model_config *c = &model->config;
+    int32_t sequence[STATE_MAX_LEN_LIMIT];
+
+    for (int r = 0; r < rows; r++) {
+        size_t n = state_store_copy_tokens(app->store, app->touches[first + (size_t)r].user, sequence,
+                                           (size_t)seq_len);
+        b->lengths[r] = (int)n;
+        for (size_t t = 0; t < n; t++)
+            b->tokens[(size_t)r * seq_len + t] = sequence[t];
+    }
+
+    double started = monotonic_seconds();
+    char error[MODEL_ERROR_SIZE];
+    if (model_encode(model, &app->arena, b->tokens, b->lengths, rows, seq_len, NULL, b->pooled, error) != 0) {
+        snprintf(app->error, sizeof app->error, "encoding a batch of %d users failed: %s", rows, error);
+        return -1;
+    }
+    struct model_head_outputs heads = {
+        .item_scores = c->item_end > c->item_begin ? b->items : NULL,
+        .category_logits = c->n_categories > 0 ? b->categories : NULL,
+        .sentiment_logits = c->n_sentiments > 0 ? b->sentiments : NULL,
+        .propensity = b->propensity,
+    };
+    model_heads(model, b->pooled, rows, &heads);
+    app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, monotonic_seconds() - started);
+
+    int n_items = c->item_end - c->item_begin;
+    for (int r = 0; r < rows; r++) {
+        softmax(b->items + (size_t)r * n_items, n_items);
+        softmax(b->categories + (size_t)r * c->n_categories, c->n_categories);
+        softmax(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments);
+    }
+    return 0;
+}
+
+int app_emit_intents(struct app *app)
+{
+    const struct model_config *c = &app->bundle->model.config;
+    int seq_len = state_store_max_len(app->store);
+    if (seq_len > c->max_len)
+        seq_len = c->max_len;
+
+    struct intent_buffers b;
+    if (alloc_buffers(&b, c, seq_len) != 0) {
+        snprintf(app->error, sizeof app->error, "out of memory allocating intent buffers");
+        return -1;
+    }
+
+    int result = 0;
+    for (size_t first = 0; first < app->n_touches && result == 0; first += ENCODE_CHUNK) {
+        int rows = (int)(app->n_touches - first < ENCODE_CHUNK ? app->n_touches - first : ENCODE_CHUNK);
+        memset(b.tokens, 0, (size_t)ENCODE_CHUNK * (size_t)seq_len * sizeof(int));
+        result = encode_chunk(app, &b, first, rows, seq_len);
+        for (int r = 0; r < rows && result == 0; r++) {
+            struct app_touch *touch = &app->touches[first + (size_t)r];
+            if (!touch->erase && touch->user->token_count > 0)
+                result = produce_intent(app, touch, &b, r);
+        }
+    }
+    free_buffers(&b);
+    return result;
+}

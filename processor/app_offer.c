@@ -1,0 +1,341 @@
+/*
+ * Triggers and offers. For every touched user each rule is checked; a
+ * candidate goes through the offer policy (consent, cooldown, cap, rate
+ * limit, holdout), and a FIRED or HOLDOUT candidate gets its items from the
+ * decoder by beam search and its message from the rule's template.
+ *
+ * "Did X and no Y within T" rules arm an event-time timer when X happens and
+ * are checked again when the stream time passes the deadline.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "encoder.h"
+#include "generate.h"
+#include "log.h"
+#include "offer_template.h"
+#include "tokenizer.h"
+
+#define MAX_OFFER_ITEMS 16
+#define MESSAGE_BYTES 2048
+
+/* A stable offer id: the same user, rule and event time always give the same
+ * id, so a batch read again after an abort writes the same offer. */
+static void offer_id(const struct state_user *user, const char *rule, int64_t event_ms, char out[32])
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < user->id_len; i++)
+        h = (h ^ (unsigned char)user->id[i]) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+    for (const char *p = rule; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (unsigned char)(event_ms >> (8 * i))) * 0x100000001b3ULL;
+    snprintf(out, 32, "%016llx", (unsigned long long)h);
+}
+
+/* Generates the offer's item bundle: beam search over known items, never an
+ * item the user bought, never a duplicate. Returns the count, or -1. */
+static int generate_items(struct app *app, const struct state_user *user, const struct config_trigger *rule,
+                          int32_t *items)
+{
+    const struct model *model = &app->bundle->model;
+    const struct model_config *c = &model->config;
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    int max_items = rule->max_items < MAX_OFFER_ITEMS ? rule->max_items : MAX_OFFER_ITEMS;
+    char error[MODEL_ERROR_SIZE];
+
+    if (c->n_decoder_layers == 0 || max_items <= 0 || tok->layout.item_bucket_begin <= c->item_begin)
+        return 0;
+
+    int32_t sequence[STATE_MAX_LEN_LIMIT];
+    int length = (int)state_store_copy_tokens(app->store, user, sequence, (size_t)c->max_len);
+    if (length == 0)
+        return 0;
+    float *hidden = malloc((size_t)length * (size_t)c->d_model * sizeof(float));
+    if (!hidden) {
+        snprintf(app->error, sizeof app->error, "out of memory generating an offer");
+        return -1;
+    }
+    if (model_encode(model, &app->arena, sequence, &length, 1, length, hidden, NULL, error) != 0) {
+        snprintf(app->error, sizeof app->error, "encoding user %s for an offer failed: %s", user->id, error);
+        free(hidden);
+        return -1;
+    }
+
+    int32_t purchases[STATE_PURCHASES_MAX];
+    int n_purchases = (int)state_user_copy_purchases(user, purchases);
+    struct model_generate_options options;
+    model_generate_defaults(&options);
+    options.method = rule->beam_width > 1 ? MODEL_GENERATE_BEAM : MODEL_GENERATE_GREEDY;
+    options.beam_width = rule->beam_width > 1 ? rule->beam_width : 1;
+    options.max_tokens = max_items + 1;
+    options.bos = TOKENIZER_START;
+    options.eos = TOKENIZER_SEP;
+    options.constraints.banned = purchases;
+    options.constraints.n_banned = n_purchases;
+    options.constraints.no_repeat = 1;
+    options.constraints.allowed_begin = c->item_begin;
+    options.constraints.allowed_end = tok->layout.item_bucket_begin;
+
+    int tokens[MAX_OFFER_ITEMS + 1];
+    int n_tokens = 0;
+    int result = model_generate(model, &app->arena, hidden, length, &options, tokens, &n_tokens, NULL, error);
+    free(hidden);
+    if (result != 0) {
+        snprintf(app->error, sizeof app->error, "generating the offer of user %s failed: %s", user->id, error);
+        return -1;
+    }
+
+    int count = 0;
+    for (int i = 0; i < n_tokens && count < max_items; i++) {
+        if (tokens[i] != TOKENIZER_SEP)
+            items[count++] = tokens[i];
+    }
+    return count;
+}
+
+static const char *template_text(const struct app *app, const struct config_trigger *rule, const char **language)
+{
+    for (size_t i = 0; i < rule->n_templates; i++) {
+        if (strcmp(rule->templates[i].language, app->cfg->offers.language) == 0) {
+            *language = rule->templates[i].language;
+            return rule->templates[i].text;
+        }
+    }
+    *language = rule->n_templates ? rule->templates[0].language : app->cfg->offers.language;
+    return rule->n_templates ? rule->templates[0].text : "";
+}
+
+static int render_message(struct app *app, const struct config_trigger *rule, const struct state_user *user,
+                          const char *const *item_ids, int n_items, const char *category, char *message,
+                          const char **language)
+{
+    struct offer_template tpl;
+    char error[OFFER_TEMPLATE_ERROR_SIZE];
+    char discount[32];
+    size_t len = 0;
+
+    snprintf(discount, sizeof discount, "%g%%", rule->discount_percent);
+    if (offer_template_compile(&tpl, template_text(app, rule, language), error) != 0) {
+        snprintf(app->error, sizeof app->error, "template of rule %s is invalid: %s", rule->name, error);
+        return -1;
+    }
+    struct offer_template_values values = {
+        .items = item_ids,
+        .item_count = (size_t)n_items,
+        .item_separator = NULL,
+        .category = category,
+        .discount = discount,
+        .user = user->id,
+    };
+    if (offer_template_render(&tpl, &values, message, MESSAGE_BYTES, &len, error) < 0) {
+        snprintf(app->error, sizeof app->error, "rendering rule %s failed: %s", rule->name, error);
+        return -1;
+    }
+    return 0;
+}
+
+static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_t event_ms, int holdout)
+{
+    const struct config_trigger *rule = &app->cfg->triggers[r];
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    struct state_user *user = touch->user;
+    int32_t item_tokens[MAX_OFFER_ITEMS];
+    const char *item_ids[MAX_OFFER_ITEMS];
+
+    int n_items = generate_items(app, user, rule, item_tokens);
+    if (n_items < 0)
+        return -1;
+    for (int i = 0; i < n_items; i++)
+        item_ids[i] = tokenizer_token_id(tok, item_tokens[i]);
+
+    const char *category = touch->top_category >= 0 ? tokenizer_token_id(tok, touch->top_category) : NULL;
+    char message[MESSAGE_BYTES];
+    const char *language = NULL;
+    if (render_message(app, rule, user, item_ids, n_items, category ? category : "", message, &language) != 0)
+        return -1;
+
+    char id[32];
+    offer_id(user, rule->name, event_ms, id);
+    codec_source_offset_t offsets[APP_INPUT_COUNT];
+    size_t n_offsets = 0;
+    const char *topics[APP_INPUT_COUNT] = {app->cfg->topics.clickstream, app->cfg->topics.reviews,
+                                           app->cfg->topics.consents};
+    for (int i = 0; i < APP_INPUT_COUNT; i++) {
+        if (touch->offsets[i] >= 0)
+            offsets[n_offsets++] = (codec_source_offset_t){(char *)topics[i], user->partition, touch->offsets[i]};
+    }
+
+    codec_offer_t offer = {
+        .offer_id = id,
+        .user_id = user->id,
+        .rule = rule->name,
+        .items = (char **)item_ids,
+        .item_count = (size_t)n_items,
+        .offer_category = (char *)category,
+        .message = message,
+        .language = (char *)language,
+        .discount_percent = (float)rule->discount_percent,
+        .created_at_ms = event_ms,
+        .expires_at_ms = event_ms + rule->expiry_ms,
+        .holdout = holdout,
+        .model_version = app->bundle->version,
+        .source_offsets = offsets,
+        .source_offset_count = n_offsets,
+    };
+    uint8_t *frame = NULL;
+    size_t frame_len = 0;
+    codec_error_t err;
+    if (codec_encode_offer(app->codec, &offer, &frame, &frame_len, &err) != CODEC_OK) {
+        snprintf(app->error, sizeof app->error, "encoding the offer of user %s failed: %s", user->id, err.message);
+        return -1;
+    }
+    int result = app_produce(app, app->cfg->topics.offers, -1, user->id, user->id_len, frame, frame_len);
+    free(frame);
+    return result;
+}
+
+/* Runs a candidate through the policy and produces the offer if it passes. */
+static int consider(struct app *app, int r, struct app_touch *touch, int64_t event_ms)
+{
+    enum offer_outcome outcome = offer_policy_decide(app->policy, &app->rules[r], touch->user, event_ms);
+
+    if (r < APP_MAX_RULES)
+        app->counters.offers[r][outcome]++;
+    if (outcome != OFFER_FIRED && outcome != OFFER_HOLDOUT)
+        return 0;
+    return produce_offer(app, r, touch, event_ms, outcome == OFFER_HOLDOUT);
+}
+
+static int category_matches(const struct app *app, const struct config_condition *when, int32_t top_category)
+{
+    if (!when->category[0])
+        return 1;
+    const char *id = top_category >= 0 ? tokenizer_token_id(app->bundle->tokenizer, top_category) : NULL;
+    return id && strcmp(id, when->category) == 0;
+}
+
+/* Checks every rule against one touched user. */
+static int check_rules(struct app *app, struct app_touch *touch)
+{
+    struct state_user *user = touch->user;
+
+    for (size_t r = 0; r < app->cfg->n_triggers; r++) {
+        const struct config_condition *when = &app->cfg->triggers[r].when;
+        int candidate = 0;
+
+        switch (when->kind) {
+        case CONFIG_COND_EVENT:
+            if (!(touch->actions & (1u << when->event)))
+                break;
+            if (!when->has_absent) {
+                candidate = 1;
+            } else if (app_timers_push(&app->timers, user->last_action_ms[when->event] + when->within_ms, (int32_t)r,
+                                       user->id, user->id_len) != 0) {
+                snprintf(app->error, sizeof app->error, "out of memory arming a timer");
+                return -1;
+            }
+            break;
+        case CONFIG_COND_PROPENSITY_ABOVE:
+            candidate = touch->encoded && touch->propensity > when->propensity &&
+                        category_matches(app, when, touch->top_category);
+            break;
+        case CONFIG_COND_REVIEW_RATING_AT_MOST:
+            candidate = touch->min_rating > 0 && touch->min_rating <= when->rating;
+            break;
+        }
+        if (candidate && consider(app, (int)r, touch, touch->event_ms) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A timer is still valid when X was not repeated (a newer X armed its own
+ * timer) and Y did not happen since X. */
+static int timer_still_due(const struct config_condition *when, const struct state_user *user,
+                           const struct app_timer *timer)
+{
+    int64_t started = user->last_action_ms[when->event];
+    return started > 0 && started + when->within_ms == timer->deadline_ms &&
+           user->last_action_ms[when->absent] < started;
+}
+
+static int fire_due_timers(struct app *app)
+{
+    struct app_timer timer;
+
+    while (app_timers_pop_due(&app->timers, app->stream_time_ms, &timer)) {
+        if (app_timers_push(&app->fired, timer.deadline_ms, timer.rule, timer.id, timer.id_len) != 0) {
+            snprintf(app->error, sizeof app->error, "out of memory recording a fired timer");
+            return -1;
+        }
+        if ((size_t)timer.rule >= app->cfg->n_triggers)
+            continue;
+        const struct config_condition *when = &app->cfg->triggers[timer.rule].when;
+        struct state_user *user = state_store_find(app->store, timer.id, timer.id_len);
+        if (!user || !timer_still_due(when, user, &timer))
+            continue;
+
+        struct app_touch *touch = app_touch_user(app, timer.id, timer.id_len, user->partition);
+        if (!touch || consider(app, timer.rule, touch, timer.deadline_ms) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int app_emit_offers(struct app *app)
+{
+    if (!app->cfg->offers.enabled)
+        return 0;
+
+    size_t touched = app->n_touches; /* timers below may touch more users */
+    for (size_t i = 0; i < touched; i++) {
+        if (!app->touches[i].erase && check_rules(app, &app->touches[i]) != 0)
+            return -1;
+    }
+    return fire_due_timers(app);
+}
+
+void app_offer_commit(struct app *app)
+{
+    app->fired.count = 0;
+}
+
+void app_offer_rollback(struct app *app)
+{
+    struct app_timer timer;
+
+    while (app_timers_pop_due(&app->fired, INT64_MAX, &timer))
+        app_timers_push(&app->timers, timer.deadline_ms, timer.rule, timer.id, timer.id_len);
+}
+
+struct rebuild_context {
+    struct app *app;
+    int32_t partition;
+};
+
+static void rebuild_user(void *ctx, struct state_user *user)
+{
+    struct rebuild_context *rc = ctx;
+    const struct intentd_config *cfg = rc->app->cfg;
+
+    if (user->partition != rc->partition)
+        return;
+    for (size_t r = 0; r < cfg->n_triggers; r++) {
+        const struct config_condition *when = &cfg->triggers[r].when;
+        if (when->kind != CONFIG_COND_EVENT || !when->has_absent)
+            continue;
+        int64_t started = user->last_action_ms[when->event];
+        if (started > 0 && user->last_action_ms[when->absent] < started && user->last_offer_ms < started)
+            app_timers_push(&rc->app->timers, started + when->within_ms, (int32_t)r, user->id, user->id_len);
+    }
+}
+
+void app_offer_rebuild_timers(struct app *app, int32_t partition)
+{
+    struct rebuild_context rc = {app, partition};
+    state_store_foreach(app->store, rebuild_user, &rc);
+}
