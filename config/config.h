@@ -112,7 +112,8 @@ struct config_condition {
 };
 
 /* One offer text in one language. text is UTF-8 and may contain the
- * placeholders {items}, {discount}, {expiry}, {category} and {rule}. */
+ * placeholders {items} (the generated bundle), {item1} (its first item),
+ * {category}, {discount}, {user}, {expiry} and {rule}. */
 struct config_template {
     char *language;
     char *text;

@@ -57,7 +57,8 @@ static const struct config_template default_templates[] = {
     {"zh", "为您精选：{items}，立享{discount}%优惠，{expiry}前有效。"},
 };
 
-static const char *const placeholders[] = {"items", "discount", "expiry", "category", "rule"};
+/* The placeholders that processor/offer_template.c fills in. */
+static const char *const placeholders[] = {"items", "item1", "category", "discount", "user", "expiry", "rule"};
 
 static const char *const action_names[] = {"view", "click", "favourite", "cart", "purchase", "search", "review", NULL};
 
@@ -292,8 +293,8 @@ static int check_placeholders(struct cfg_ctx *ctx, const struct cfg_node *node, 
         for (size_t i = 0; close && i < sizeof placeholders / sizeof placeholders[0]; i++)
             known |= strlen(placeholders[i]) == len && strncmp(p + 1, placeholders[i], len) == 0;
         if (!known) {
-            cfg_error(ctx, node, path, "unknown placeholder \"%.*s\"; expected {items}, {discount}, {expiry}, "
-                      "{category} or {rule}, and {{ for a literal brace", close ? (int)len + 2 : 1, p);
+            cfg_error(ctx, node, path, "unknown placeholder \"%.*s\"; expected {items}, {item1}, {category}, "
+                      "{discount}, {user}, {expiry} or {rule}, and {{ for a literal brace", close ? (int)len + 2 : 1, p);
             return -1;
         }
         p = close;

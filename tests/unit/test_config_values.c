@@ -382,11 +382,13 @@ static void trigger_chinese_template(void **state)
 
     assert_int_equal(load("offers:\n  language: zh-CN\n"
                           "triggers:\n  - name: a\n    when: {review_rating_at_most: 2}\n"
-                          "    template:\n      zh-CN: \"抱歉！{items} 优惠 {discount}% 😀 {{code}}\"\n",
+                          "    template:\n      zh-CN: \"抱歉！{items} 优惠 {discount}% 😀 {{code}}\"\n"
+                          "      en: \"{user}: {item1} in {category}, rule {rule}, until {expiry}\"\n",
                           &cfg, &err),
                      0);
-    assert_int_equal(cfg.triggers[0].n_templates, 1);
+    assert_int_equal(cfg.triggers[0].n_templates, 2);
     assert_string_equal(cfg.triggers[0].templates[0].language, "zh-CN");
+    assert_string_equal(cfg.triggers[0].templates[1].language, "en");
     assert_string_equal(cfg.triggers[0].templates[0].text, "抱歉！{items} 优惠 {discount}% 😀 {{code}}");
     config_free(&cfg);
 }
@@ -418,6 +420,8 @@ static void template_errors(void **state)
     (void)state;
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"Hi {name}\"}\n",
                  "triggers[0].template.en: unknown placeholder \"{name}\"");
+    expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"Hi {Items}\"}\n",
+                 "unknown placeholder \"{Items}\"");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"Hi {items\"}\n",
                  "unknown placeholder");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"\"}\n",
