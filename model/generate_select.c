@@ -81,11 +81,11 @@ int generate_sample(float *logits, int vocab, const struct model_generate_option
         sum += exp(order[i].logit - max);
 
     /* Nucleus: the shortest prefix of the sorted tokens with mass >= top_p. */
-    double kept = 0.0;
+    double cumulative = 0.0;
     int cut = n;
     for (int i = 0; i < n && o->top_p < 1.0f; i++) {
-        kept += exp(order[i].logit - max) / sum;
-        if (kept >= o->top_p) {
+        cumulative += exp(order[i].logit - max) / sum;
+        if (cumulative >= o->top_p) {
             cut = i + 1;
             break;
         }

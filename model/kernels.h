@@ -59,6 +59,11 @@ int model_argmax(const float *x, int n);
 void model_relu(float *x, size_t n);
 void model_gelu(float *x, size_t n);
 
+/* x[rows, cols] = act(x + bias) with the bias broadcast over rows: the bias
+ * of a linear layer fused with its activation, saving one pass over x. */
+void model_add_bias_relu(float *x, const float *bias, int rows, int cols);
+void model_add_bias_gelu(float *x, const float *bias, int rows, int cols);
+
 /* Logistic sigmoid that does not overflow for large |x|. */
 float model_sigmoid(float x);
 
@@ -68,8 +73,8 @@ float model_sigmoid(float x);
  * q: [tq, ldq], k and v: [tk, ldkv]; head h uses columns h*d_head .. (h+1)*d_head-1.
  * out: [tq, ldo], written for the n_heads * d_head columns.
  * Masks: keys >= key_len are padding and never attended to. With causal = 1,
- * query i sits at absolute position q_pos + i and sees keys 0 .. q_pos + i only.
- * A query that sees no key gets zero weights and a zero output row (never NaN).
+ * query i sits at absolute position q_pos + i and attends to keys 0 .. q_pos + i only.
+ * A query with no visible key gets zero weights and a zero output row (never NaN).
  * probs: workspace [n_heads, tq, tk] that holds the attention weights on return
  * (the backward pass reads them).
  */
@@ -77,7 +82,7 @@ struct model_attention_args {
     int tq, tk;             /* query rows, key rows */
     int n_heads, d_head;
     int key_len;            /* keys 0 .. key_len-1 are valid, 0 <= key_len <= tk */
-    int causal;             /* 1: query i sees keys j <= q_pos + i */
+    int causal;             /* 1: query i attends to keys j <= q_pos + i only */
     int q_pos;              /* absolute position of query row 0 (cached decoding) */
 };
 

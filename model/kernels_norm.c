@@ -23,21 +23,19 @@ void model_layernorm(float *y, const float *x, const float *gamma, const float *
         const float *xr = x + (size_t)r * d;
         float *yr = y + (size_t)r * d;
 
-        /* Double sums: a constant row then has mean == x exactly in any
-         * summation order, so x - mean is 0 and the output is exactly beta. */
-        double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < d; i++)
-            sum += xr[i];
-        float mean = (float)(sum / d);
-
-        double sq = 0.0;
-#pragma omp simd reduction(+ : sq)
+        /* One pass of double sums of x and x^2. A constant row then has
+         * mean == x exactly in any summation order, so x - mean is 0 and the
+         * output is exactly beta. Double keeps E[x^2] - mean^2 accurate for
+         * float inputs. */
+        double sum = 0.0, sq = 0.0;
+#pragma omp simd reduction(+ : sum, sq)
         for (int i = 0; i < d; i++) {
-            float c = xr[i] - mean;
-            sq += (double)(c * c);
+            sum += xr[i];
+            sq += (double)xr[i] * xr[i];
         }
-        float rstd = (float)(1.0 / sqrt(sq / d + (double)eps));
+        double mean_d = sum / d, var = sq / d - mean_d * mean_d;
+        float mean = (float)mean_d;
+        float rstd = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + (double)eps));
 
 #pragma omp simd
         for (int i = 0; i < d; i++)
@@ -233,6 +231,30 @@ void model_softmax_row(float *row, int n, int width)
     int first = n > 0 ? n : 0;
     if (width > first)
         memset(row + first, 0, (size_t)(width - first) * sizeof(float));
+}
+
+SIMD_CLONES
+void model_add_bias_relu(float *x, const float *bias, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        float *row = x + (size_t)r * cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) {
+            float v = row[j] + bias[j];
+            row[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+void model_add_bias_gelu(float *x, const float *bias, int rows, int cols)
+{
+    for (int r = 0; r < rows; r++) {
+        float *row = x + (size_t)r * cols;
+        for (int j = 0; j < cols; j++) {
+            float v = row[j] + bias[j];
+            row[j] = 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2));
+        }
+    }
 }
 
 SIMD_CLONES

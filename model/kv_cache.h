@@ -1,14 +1,16 @@
 /*
  * Per-user key/value cache of the causal encoder. In causal mode the hidden
- * state of position t depends only on positions 0 .. t, so appending a token
- * to a user's sequence needs one row through each layer plus attention over
- * the cached keys and values: O(length * d + d^2) per layer instead of the
- * O(length^2 * d + length * d^2) of a full encode. The result equals a full
+ * state of position t depends only on positions 0 .. t. Appending a token to
+ * a user's sequence therefore needs one row through each layer plus attention
+ * over the cached keys and values, O(length * d + d^2) per layer. A full
+ * encode costs O(length^2 * d + length * d^2). The result equals a full
  * model_encode of the whole sequence up to float rounding.
  *
  * A cache holds up to config.max_len tokens. Appending past that slides the
  * window: the cache is rebuilt from the last max_len tokens (one full encode),
- * because every position of the window shifts.
+ * because every position of the window shifts. NOTE: so once a user has
+ * max_len tokens, every append costs a full encode plus a malloc of the
+ * token window; the O(length) cost holds only while the window fills.
  *
  * Ownership: the caller owns the cache (for example in its per-user state) and
  * frees it with model_kv_cache_free. Not thread-safe; one thread per cache.

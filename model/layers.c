@@ -123,11 +123,11 @@ void model_layer_feed_forward(const struct model *m, const float *w1, const floa
     const struct model_config *c = &m->config;
     const float *in = sublayer_input(m, x, rows, norm_w, norm_b, ws);
 
-    model_linear(ws->hidden, in, w1, b1, rows, c->d_ff, c->d_model, 0);
+    model_linear(ws->hidden, in, w1, NULL, rows, c->d_ff, c->d_model, 0);
     if (c->activation == MODEL_ACT_GELU)
-        model_gelu(ws->hidden, (size_t)rows * c->d_ff);
+        model_add_bias_gelu(ws->hidden, b1, rows, c->d_ff);
     else
-        model_relu(ws->hidden, (size_t)rows * c->d_ff);
+        model_add_bias_relu(ws->hidden, b1, rows, c->d_ff);
     model_linear(x, ws->hidden, w2, b2, rows, c->d_model, c->d_ff, 1);
     sublayer_output(m, x, rows, norm_w, norm_b);
 }

@@ -72,9 +72,9 @@ static struct timing time_best(void (*fn)(void *), void *arg)
     return best;
 }
 
-static void die(const char *what, const char *error)
+static void die(const char *step, const char *error)
 {
-    fprintf(stderr, "bench_model: %s: %s\n", what, error);
+    fprintf(stderr, "bench_model: %s: %s\n", step, error);
     exit(1);
 }
 

@@ -16,11 +16,11 @@ struct golden_case {
     const int *lengths;
 };
 
-static void check_sequence_rows(const float *got, const float *expected, int rows, int d, const char *what, int b)
+static void check_sequence_rows(const float *got, const float *expected, int rows, int d, const char *output_name, int b)
 {
     double diff = test_max_diff(got, expected, (size_t)rows * d);
     if (diff > TOLERANCE)
-        fprintf(stderr, "%s of sequence %d differs from NumPy by %g\n", what, b, diff);
+        fprintf(stderr, "%s of sequence %d differs from NumPy by %g\n", output_name, b, diff);
     assert_true(diff <= TOLERANCE);
 }
 
