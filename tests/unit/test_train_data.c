@@ -1,0 +1,165 @@
+/*
+ * The `user item` sequence reader, the leave-one-out split and the
+ * next-item batches.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "train_data.h"
+
+static void write_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* user 7: 4 items, user 2: 2 items (lines interleaved), user 9: 3 items */
+static const char SAMPLE[] = "7 10\n7 11\n2 5\n7 12\n9 1\n2 6\n9 2\n7 13\n9 3\n";
+
+static void reads_users_in_order(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
+    struct train_sequences s;
+
+    write_file(path, SAMPLE);
+    assert_int_equal(train_sequences_read(&s, path, error), 0);
+    unlink(path);
+
+    assert_int_equal(s.n_users, 3);
+    assert_int_equal(s.n_items, 13);
+    assert_int_equal(s.n_interactions, 9);
+    /* user 7 first, its items in file order */
+    assert_int_equal(s.offsets[1] - s.offsets[0], 4);
+    assert_int_equal(s.items[0], 10);
+    assert_int_equal(s.items[3], 13);
+    assert_int_equal(s.items[s.offsets[1]], 5);
+    assert_int_equal(s.items[s.offsets[1] + 1], 6);
+
+    /* split: 4 items -> 2 train + valid + test; 2 items -> all train */
+    assert_int_equal(train_split_train_length(&s, 0), 2);
+    assert_true(train_split_has_holdout(&s, 0));
+    assert_int_equal(train_split_train_length(&s, 1), 2);
+    assert_false(train_split_has_holdout(&s, 1));
+    train_sequences_free(&s);
+}
+
+static void rejects_bad_lines(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_train_data_XXXXXX", path2[] = "/tmp/test_train_data_XXXXXX";
+    char error[MODEL_ERROR_SIZE];
+    struct train_sequences s;
+
+    write_file(path, "1 2\n1 x\n");
+    assert_int_equal(train_sequences_read(&s, path, error), -1);
+    assert_non_null(strstr(error, "line 2"));
+    unlink(path);
+
+    write_file(path2, "1 0\n");
+    assert_int_equal(train_sequences_read(&s, path2, error), -1);
+    unlink(path2);
+
+    assert_int_equal(train_sequences_read(&s, "/nonexistent/file", error), -1);
+    assert_non_null(strstr(error, "cannot open"));
+}
+
+static void batches_shift_targets(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
+    struct train_sequences s;
+    struct train_seq_batch sb;
+
+    /* user 0: 1 2 3 4 5 6 (train 1..4), user 1: 7 8 9 (train 7) */
+    write_file(path, "1 1\n1 2\n1 3\n1 4\n1 5\n1 6\n2 7\n2 8\n2 9\n3 1\n3 2\n");
+    assert_int_equal(train_sequences_read(&s, path, error), 0);
+    unlink(path);
+    assert_int_equal(train_seq_batch_alloc(&sb, 4, 2), 0);
+
+    /* training: inputs are the last T of (train minus its last item) */
+    int users[2] = {0, 2};
+    train_seq_batch_fill_train(&sb, &s, users, 2);
+    assert_int_equal(sb.batch.B, 2);
+    assert_int_equal(sb.batch.T, 2);
+    assert_int_equal(sb.lengths[0], 2);
+    assert_int_equal(sb.tokens[0], 2);
+    assert_int_equal(sb.tokens[1], 3);
+    assert_int_equal(sb.targets[0], 3);
+    assert_int_equal(sb.targets[1], 4);
+    /* user 2 (items 1 2, no holdout): input 1, target 2, then padding */
+    assert_int_equal(sb.lengths[1], 1);
+    assert_int_equal(sb.tokens[2], 1);
+    assert_int_equal(sb.targets[2], 2);
+    assert_int_equal(sb.tokens[3], 0);
+    assert_int_equal(sb.targets[3], -1);
+
+    /* evaluation: the validation input ends at the last training item, the
+     * test input at the validation item */
+    int eval_users[1] = {0};
+    train_seq_batch_fill_eval(&sb, &s, eval_users, 1, TRAIN_HOLDOUT_VALID);
+    assert_int_equal(sb.tokens[0], 3);
+    assert_int_equal(sb.tokens[1], 4);
+    assert_null(sb.batch.item_targets);
+    train_seq_batch_fill_eval(&sb, &s, eval_users, 1, TRAIN_HOLDOUT_TEST);
+    assert_int_equal(sb.tokens[0], 4);
+    assert_int_equal(sb.tokens[1], 5);
+
+    train_seq_batch_free(&sb);
+    train_sequences_free(&s);
+}
+
+static void shuffle_is_seeded_permutation(void **state)
+{
+    (void)state;
+    int a[50], b[50], seen[50] = {0};
+    uint64_t r1 = 5, r2 = 5;
+
+    for (int i = 0; i < 50; i++)
+        a[i] = b[i] = i;
+    train_shuffle(a, 50, &r1);
+    train_shuffle(b, 50, &r2);
+    assert_memory_equal(a, b, sizeof a);
+    for (int i = 0; i < 50; i++)
+        seen[a[i]]++;
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(seen[i], 1);
+}
+
+/* The published size of the SASRec Games data. */
+static void reads_games_file(void **state)
+{
+    (void)state;
+    char error[MODEL_ERROR_SIZE];
+    struct train_sequences s;
+
+    assert_int_equal(train_sequences_read(&s, INTENTD_DATA_DIR "/amazon_games_sequences.txt", error), 0);
+    assert_int_equal(s.n_users, 31013);
+    assert_int_equal(s.n_items, 23715);
+    assert_int_equal(s.n_interactions, 287107);
+    train_sequences_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reads_users_in_order),
+        cmocka_unit_test(rejects_bad_lines),
+        cmocka_unit_test(batches_shift_targets),
+        cmocka_unit_test(shuffle_is_seeded_permutation),
+        cmocka_unit_test(reads_games_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
