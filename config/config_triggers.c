@@ -14,6 +14,11 @@
 
 #define MAX_TRIGGERS 256
 #define MAX_TEMPLATES 32
+/* Limits of one template text, equal to OFFER_TEMPLATE_MAX_BYTES and
+ * OFFER_TEMPLATE_MAX_SEGMENTS in processor/offer_template.h (which this
+ * library cannot include), so that check-config rejects what the processor would. */
+#define MAX_TEMPLATE_BYTES 1024
+#define MAX_TEMPLATE_SEGMENTS 64
 #define SECOND_MS 1000.0
 #define DAY_MS 86400000.0
 
@@ -273,12 +278,19 @@ static int is_language_tag(const char *tag)
 }
 
 /* Checks that every {name} in text is a known placeholder; "{{" and "}}"
- * are literal braces. */
+ * are literal braces. Also counts the segments the renderer splits the text
+ * into: each placeholder or brace pair, and each literal run between them. */
 static int check_placeholders(struct cfg_ctx *ctx, const struct cfg_node *node, const char *path, const char *text)
 {
+    size_t segments = 0;
+    const char *literal_start = text;
+
     for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '{' || *p == '}')
+            segments += (p > literal_start) + 1;
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
             p++;
+            literal_start = p + 1;
             continue;
         }
         if (*p == '}') {
@@ -298,6 +310,13 @@ static int check_placeholders(struct cfg_ctx *ctx, const struct cfg_node *node, 
             return -1;
         }
         p = close;
+        literal_start = p + 1;
+    }
+    segments += *literal_start != '\0';
+    if (segments > MAX_TEMPLATE_SEGMENTS) {
+        cfg_error(ctx, node, path, "template has %zu parts (placeholders, brace pairs and the text between them); "
+                  "the limit is %d", segments, MAX_TEMPLATE_SEGMENTS);
+        return -1;
     }
     return 0;
 }
@@ -316,6 +335,8 @@ static int template_read_one(struct cfg_ctx *ctx, const struct cfg_node *key, co
     int status = -1;
     if (text[0] == '\0')
         cfg_error(ctx, value, path, "template text is empty");
+    else if (strlen(text) > MAX_TEMPLATE_BYTES)
+        cfg_error(ctx, value, path, "template text is %zu bytes; the limit is %d", strlen(text), MAX_TEMPLATE_BYTES);
     else if (!cfg_is_utf8(text))
         cfg_error(ctx, value, path, "template text is not valid UTF-8");
     else if (check_placeholders(ctx, value, path, text) == 0) {

@@ -2,7 +2,8 @@
  * libFuzzer target for the config loader: any byte string must either load
  * or fail with a message, without crashes, leaks or sanitizer reports. A
  * config that loads must also print as YAML that loads again and prints the
- * same, so the printer's quoting is fuzzed too.
+ * same, so the printer's quoting is fuzzed too. Every template it accepts
+ * must also compile in the processor's offer renderer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "offer_template.h"
 
 static char *print_config(const struct intentd_config *cfg, size_t *len)
 {
@@ -33,6 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strlen(err.message) == 0 || strlen(err.message) >= sizeof err.message)
             abort(); /* every failure must explain itself */
         return 0;
+    }
+
+    for (size_t r = 0; r < cfg.n_triggers; r++) {
+        for (size_t t = 0; t < cfg.triggers[r].n_templates; t++) {
+            char render_error[OFFER_TEMPLATE_ERROR_SIZE];
+            if (offer_template_validate(cfg.triggers[r].templates[t].text, render_error) != 0) {
+                fprintf(stderr, "config accepted a template the renderer rejects: %s\n", render_error);
+                abort();
+            }
+        }
     }
 
     size_t len;

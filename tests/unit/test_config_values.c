@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "offer_template.h"
 
 #define MINUTE_MS (60 * 1000LL)
 #define HOUR_MS (60 * MINUTE_MS)
@@ -426,11 +427,60 @@ static void template_errors(void **state)
                  "unknown placeholder");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"\"}\n",
                  "template text is empty");
+    expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {en: \"}\"}\n",
+                 "\"}\" without \"{\"");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {english: \"x\"}\n",
                  "triggers[0].template.english: expected a language tag");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {zh: \"x\"}\n",
                  "rule \"a\" has no template in offers.language \"en\"");
     expect_error("triggers:\n  - name: a\n    when: {event: cart}\n    template: {}\n", "an empty mapping");
+}
+
+/* Builds a one-rule config whose en template is text. */
+static char *template_config(const char *text)
+{
+    static const char head[] = "triggers:\n  - name: a\n    when: {event: cart}\n    template:\n      en: \"";
+    char *yaml = malloc(sizeof head + strlen(text) + 3);
+    assert_non_null(yaml);
+    sprintf(yaml, "%s%s\"\n", head, text);
+    return yaml;
+}
+
+static void template_limits(void **state)
+{
+    char text[2048];
+    (void)state;
+
+    /* 32 placeholders separated by one letter: 32 + 31 literal runs = 63 parts. */
+    text[0] = '\0';
+    for (int i = 0; i < 32; i++)
+        strcat(text, i ? "x{items}" : "{items}");
+    char *yaml = template_config(text);
+    struct intentd_config cfg;
+    struct config_error err;
+    assert_int_equal(load(yaml, &cfg, &err), 0);
+    config_free(&cfg);
+    free(yaml);
+
+    strcat(text, "x"); /* one more literal run: 64 parts, still allowed */
+    yaml = template_config(text);
+    assert_int_equal(load(yaml, &cfg, &err), 0);
+    char render_error[OFFER_TEMPLATE_ERROR_SIZE];
+    assert_int_equal(offer_template_validate(text, render_error), 0); /* the renderer agrees */
+    config_free(&cfg);
+    free(yaml);
+
+    strcat(text, "{{"); /* a brace pair: 65 parts */
+    assert_int_not_equal(offer_template_validate(text, render_error), 0);
+    yaml = template_config(text);
+    expect_error(yaml, "triggers[0].template.en: template has 65 parts");
+    free(yaml);
+
+    memset(text, 'a', 1025);
+    text[1025] = '\0';
+    yaml = template_config(text);
+    expect_error(yaml, "triggers[0].template.en: template text is 1025 bytes; the limit is 1024");
+    free(yaml);
 }
 
 static void cross_key_rules(void **state)
@@ -537,6 +587,7 @@ int main(void)
         cmocka_unit_test(trigger_chinese_template),
         cmocka_unit_test(trigger_errors),
         cmocka_unit_test(template_errors),
+        cmocka_unit_test(template_limits),
         cmocka_unit_test(cross_key_rules),
         cmocka_unit_test(optional_values_accept_empty),
         cmocka_unit_test(json_mapping_reads),
