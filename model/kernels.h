@@ -28,6 +28,15 @@ void model_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alph
  * a residual connection. y must not alias x. */
 void model_linear(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int accumulate);
 
+/* Recommended OpenBLAS thread count for this model: 1. Measured with
+ * `tests/bench/run model` (keys enc_t1_* against enc_t2_*) on a 2-core AMD
+ * EPYC VM shared with other jobs, default model, 64 tokens, sequences/s for
+ * 1 and 2 threads: batch 1 2796 and 2464, batch 64 2462 and 2400, batch 256
+ * 2297 and 2117 (tests/bench/RESULTS.md has the runs). The matrices (K = 64)
+ * are too small for a second thread to pay for its synchronisation, and
+ * OpenBLAS worker threads spin, taking the core the Kafka client needs. */
+#define MODEL_BLAS_THREADS_DEFAULT 1
+
 /* Sets the thread count OpenBLAS uses in this process (openblas_set_num_threads).
  * Process-wide: call it once at start-up, not per request. */
 void model_blas_set_threads(int threads);

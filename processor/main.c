@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"run", cmd_run, "run the streaming job: events in, intents and offers out, exactly once"},
     {"check-config", cmd_check_config, "validate a config file and print the effective config"},
     {"topics", cmd_topics, "create or check the Kafka topics (create|check)"},
+    {"train", cmd_train, "train a model on recorded events and write it as safetensors"},
 };
 
 static void print_usage(FILE *out)

@@ -149,6 +149,33 @@ static void arena_reused_across_batches(void **state)
     model_free(&m);
 }
 
+/* Batches of more than 4096 token rows run in chunks; the result must not change. */
+static void chunked_batch_equals_single(void **state)
+{
+    (void)state;
+    enum { LONG = 700, BATCH = 7 };
+    struct model m;
+    struct model_arena arena = {0};
+    char error[MODEL_ERROR_SIZE];
+    struct model_config c = test_config(VOCAB);
+    int *tokens = malloc(sizeof(int) * BATCH * LONG), lengths[BATCH];
+    float batched[BATCH * D], single[D];
+    uint64_t rng = 8;
+
+    test_random_model(&m, &c, 8);
+    test_random_tokens(tokens, (size_t)BATCH * LONG, VOCAB, &rng);
+    for (int b = 0; b < BATCH; b++)
+        lengths[b] = LONG - 37 * b;
+    assert_int_equal(model_encode(&m, &arena, tokens, lengths, BATCH, LONG, NULL, batched, error), 0);
+    for (int b = 0; b < BATCH; b++) {
+        assert_int_equal(model_encode(&m, &arena, tokens + b * LONG, &lengths[b], 1, LONG, NULL, single, error), 0);
+        assert_true(test_max_diff(batched + b * D, single, D) < 1e-5);
+    }
+    free(tokens);
+    model_arena_free(&arena);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +185,7 @@ int main(void)
         cmocka_unit_test(invalid_input_named),
         cmocka_unit_test(heads_have_expected_ranges),
         cmocka_unit_test(arena_reused_across_batches),
+        cmocka_unit_test(chunked_batch_equals_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
