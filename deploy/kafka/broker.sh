@@ -109,7 +109,7 @@ pid_from_file() {
   [ -f "$pid_file" ] || return 1
   pid=$(tr -dc '0-9' <"$pid_file")
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka\.Kafka $config_file" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $config_file" || return 1
   echo "$pid"
 }
 
