@@ -270,6 +270,11 @@ static int check_topic(const struct topics_run *run, const struct planned_topic 
 
     print_line("%s: %d partitions, replication factor %d, cleanup.policy=%s\n", topic->name, info->partitions,
            info->replication_factor, info->cleanup_policy[0] ? info->cleanup_policy : "unknown");
+    /* Only a warning, because intentd needs equal counts across the
+     * co-partitioned topics (checked separately), not the configured count. */
+    if (info->partitions != run->cfg.topics.partitions)
+        log_warn("topic %s has %d partitions but topics.partitions is %d", topic->name, info->partitions,
+                 run->cfg.topics.partitions);
     if (info->replication_factor < run->cfg.topics.replication_factor)
         log_warn("topic %s has replication factor %d, below topics.replication_factor %d", topic->name,
                  info->replication_factor, run->cfg.topics.replication_factor);
