@@ -133,8 +133,9 @@ __attribute__((target("avx2,fma"))) static float horizontal_sum(__m256 v)
 }
 
 /* Rows are short (n averages tk / 2 under a causal mask), so the tail is
- * handled with masked loads and stores instead of scalar code. */
-__attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n)
+ * handled with masked loads and stores instead of scalar code, and the
+ * masked entries n .. width-1 are zeroed in the same pass. */
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n, int width)
 {
     __m256 vmax = _mm256_set1_ps(row[0]);
     for (int j = 0; j < n; j += 8) {
@@ -145,12 +146,12 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n)
     __m256 max = _mm256_set1_ps(horizontal_max(vmax));
 
     __m256 vsum = _mm256_setzero_ps();
-    for (int j = 0; j < n; j += 8) {
-        __m256i mask = tail_mask(n - j);
-        __m256 e = exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(row + j, mask), max));
-        e = _mm256_and_ps(e, _mm256_castsi256_ps(mask));
+    for (int j = 0; j < width; j += 8) {
+        __m256i valid = tail_mask(n - j);
+        __m256 e = exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(row + j, valid), max));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(valid));
         vsum = _mm256_add_ps(vsum, e);
-        _mm256_maskstore_ps(row + j, mask, e);
+        _mm256_maskstore_ps(row + j, tail_mask(width - j), e);
     }
 
     __m256 inv = _mm256_set1_ps(1.0f / horizontal_sum(vsum));
@@ -220,13 +221,12 @@ void model_softmax_row(float *row, int n, int width)
 {
     if (n > 0) {
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            softmax_avx2(row, n);
-        else
-            softmax_portable(row, n);
-#else
-        softmax_portable(row, n);
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            softmax_avx2(row, n, width);
+            return;
+        }
 #endif
+        softmax_portable(row, n);
     }
     int first = n > 0 ? n : 0;
     if (width > first)
