@@ -71,7 +71,10 @@ static int open_policy(struct app *app, char *error)
     offer_policy_options_defaults(&options);
     options.rate_per_s = cfg->offers.global_rate_limit_per_s;
     options.burst = cfg->offers.global_rate_limit_per_s > 1.0 ? cfg->offers.global_rate_limit_per_s : 1.0;
-    options.holdout_percent = cfg->offers.holdout_percent;
+    /* The config loader already copies offers.holdout_percent into every rule
+     * that sets none, so the policy's global share stays 0: applying both
+     * would hold out about twice the configured share. */
+    options.holdout_percent = 0.0;
     options.unknown_consent_grants = cfg->offers.consent_default == CONFIG_CONSENT_GRANT;
     app->policy = offer_policy_new(&options, message);
     if (!app->policy) {

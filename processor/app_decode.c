@@ -4,6 +4,7 @@
  * nothing crashes.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_event.h"
@@ -38,6 +39,7 @@ void app_decoded_event_clear(struct app_decoded_event *decoded)
         codec_click_clear(&decoded->click);
     if (decoded->has_review)
         codec_review_clear(&decoded->review);
+    free(decoded->consent_user);
     memset(decoded, 0, sizeof *decoded);
 }
 
@@ -154,7 +156,7 @@ static enum app_dead_letter_reason validate(const struct intentd_config *cfg, co
         snprintf(detail, detail_size, "rating %d is outside 1..5", e->rating);
         return APP_DLQ_INVALID_RATING;
     }
-    if (e->timestamp_ms <= 0) {
+    if (e->timestamp_ms <= 0 && e->kind != APP_EVENT_CONSENT) {
         snprintf(detail, detail_size, "timestamp %lld is not a positive Unix time in ms",
                  (long long)e->timestamp_ms);
         return APP_DLQ_INVALID_TIMESTAMP;
@@ -194,7 +196,9 @@ enum app_dead_letter_reason app_decode_event(const struct intentd_config *cfg, c
     }
 
     enum app_dead_letter_reason reason;
-    if (cfg->schemas.format == CONFIG_FORMAT_JSON)
+    if (kind == APP_EVENT_CONSENT)
+        reason = app_decode_consent(cfg, codec, record, decoded, detail, detail_size);
+    else if (cfg->schemas.format == CONFIG_FORMAT_JSON)
         reason = app_decode_json(cfg, kind, record, decoded, detail, detail_size);
     else
         reason = decode_avro(codec, kind, record, decoded, detail, detail_size);

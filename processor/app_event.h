@@ -38,6 +38,7 @@ struct app_decoded_event {
     struct app_event event;
     codec_click_event_t click;
     codec_review_event_t review;
+    char *consent_user;          /* user id of a consent record, malloc'ed */
     int has_click, has_review;
 };
 
@@ -77,6 +78,11 @@ void app_decoded_event_clear(struct app_decoded_event *decoded);
 enum app_dead_letter_reason app_decode_json(const struct intentd_config *cfg, enum app_event_kind kind,
                                             const rd_kafka_message_t *record, struct app_decoded_event *decoded,
                                             char *detail, size_t detail_size);
+
+/* Decodes a consent record (app_decode_consent.c). */
+enum app_dead_letter_reason app_decode_consent(const struct intentd_config *cfg, const codec_t *codec,
+                                               const rd_kafka_message_t *record, struct app_decoded_event *decoded,
+                                               char *detail, size_t detail_size);
 
 /* Fill decoded->event from the decoded codec struct (app_decode.c). */
 enum app_dead_letter_reason app_fill_click(struct app_decoded_event *decoded, char *detail, size_t detail_size);

@@ -72,8 +72,22 @@ static enum tokenizer_action tokenizer_action_of(enum config_action action)
     return (enum tokenizer_action)action;
 }
 
+/* A consent record changes only the user's consent. */
+static int apply_consent(struct app *app, int input, const rd_kafka_message_t *record, const struct app_event *e)
+{
+    struct app_touch *touch = app_touch_user(app, e->user_id, e->user_id_len, record->partition);
+    if (!touch)
+        return -1;
+    touch->user->consent = e->consent ? STATE_CONSENT_GRANTED : STATE_CONSENT_DENIED;
+    touch->offsets[input] = record->offset;
+    return 0;
+}
+
 static int apply_event(struct app *app, int input, const rd_kafka_message_t *record, const struct app_event *e)
 {
+    if (e->kind == APP_EVENT_CONSENT)
+        return apply_consent(app, input, record, e);
+
     const struct tokenizer *tok = app->bundle->tokenizer;
     struct app_touch *touch = app_touch_user(app, e->user_id, e->user_id_len, record->partition);
     if (!touch)

@@ -90,28 +90,30 @@ static void softmax(float *x, int n)
         x[i] = (float)(x[i] / sum);
 }
 
-/* Picks the k highest probabilities among tokens with an external id.
- * Returns the count; ids point into the tokenizer. */
-static int top_known(const struct tokenizer *tok, const float *probs, int n, int32_t first_token, int k,
+/* Picks the k highest probabilities among the first n_known tokens (those
+ * with an external id; buckets follow them in the layout). Returns the count;
+ * ids point into the tokenizer. */
+static int top_known(const struct tokenizer *tok, const float *probs, int n_known, int32_t first_token, int k,
                      codec_scored_id_t *out, int32_t *best_token)
 {
+    int index[MAX_TOP_K];
     int count = 0;
-    *best_token = -1;
-    for (int i = 0; i < n; i++) {
-        const char *id = tokenizer_token_id(tok, first_token + i);
-        if (!id)
+
+    for (int i = 0; i < n_known; i++) {
+        if (count == k && probs[i] <= probs[index[k - 1]])
             continue;
-        if (count < k || probs[i] > out[count - 1].score) {
-            int j = count < k ? count++ : k - 1;
-            while (j > 0 && out[j - 1].score < probs[i]) {
-                out[j] = out[j - 1];
-                j--;
-            }
-            out[j].id = (char *)id;
-            out[j].score = probs[i];
-            if (j == 0)
-                *best_token = first_token + i;
+        int j = count < k ? count++ : k - 1;
+        while (j > 0 && probs[index[j - 1]] < probs[i]) {
+            index[j] = index[j - 1];
+            j--;
         }
+        index[j] = i;
+    }
+
+    *best_token = count > 0 ? first_token + index[0] : -1;
+    for (int j = 0; j < count; j++) {
+        out[j].id = (char *)tokenizer_token_id(tok, first_token + index[j]);
+        out[j].score = probs[index[j]];
     }
     return count;
 }
@@ -143,10 +145,11 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     codec_scored_id_t top_categories[MAX_TOP_K], top_items[MAX_TOP_K];
     int32_t best_category = -1, best_item = -1;
 
-    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, c->n_categories,
+    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories,
+                                     tok->layout.category_bucket_begin - tok->layout.category_begin,
                                      tok->layout.category_begin, k, top_categories, &best_category);
-    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, n_items, c->item_begin, k, top_items,
-                                &best_item);
+    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, tok->layout.item_bucket_begin - c->item_begin,
+                                c->item_begin, k, top_items, &best_item);
     float propensity = b->propensity[row];
 
     touch->encoded = 1;
@@ -205,15 +208,25 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     return 0;
 }
 
-/* Fills one chunk's token rows and runs the encoder and heads. */
-static int encode_chunk(struct app *app, struct intent_buffers *b, size_t first, int rows, int seq_len)
+/* Fills one chunk's token rows and runs the encoder and heads. rows index
+ * app->touches through order[first ..]; the chunk is as long as its longest
+ * sequence, so short histories are not padded to max_len. */
+static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t *order, size_t first, int rows,
+                        int max_len)
 {
     const struct model *model = &app->bundle->model;
     const struct model_config *c = &model->config;
     int32_t sequence[STATE_MAX_LEN_LIMIT];
+    int seq_len = 1;
 
     for (int r = 0; r < rows; r++) {
-        size_t n = state_store_copy_tokens(app->store, app->touches[first + (size_t)r].user, sequence,
+        const struct state_user *user = app->touches[order[first + (size_t)r]].user;
+        int n = user->token_count < max_len ? user->token_count : max_len;
+        seq_len = n > seq_len ? n : seq_len;
+    }
+    memset(b->tokens, 0, (size_t)rows * (size_t)seq_len * sizeof(int));
+    for (int r = 0; r < rows; r++) {
+        size_t n = state_store_copy_tokens(app->store, app->touches[order[first + (size_t)r]].user, sequence,
                                            (size_t)seq_len);
         b->lengths[r] = (int)n;
         for (size_t t = 0; t < n; t++)
@@ -244,6 +257,18 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, size_t first,
     return 0;
 }
 
+/* Orders touched users by sequence length so each chunk pads little. */
+static const struct app *sort_app;
+
+static int by_length(const void *a, const void *b)
+{
+    int la = sort_app->touches[*(const size_t *)a].user->token_count;
+    int lb = sort_app->touches[*(const size_t *)b].user->token_count;
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
 int app_emit_intents(struct app *app)
 {
     const struct model_config *c = &app->bundle->model.config;
@@ -257,17 +282,29 @@ int app_emit_intents(struct app *app)
         return -1;
     }
 
-    int result = 0;
-    for (size_t first = 0; first < app->n_touches && result == 0; first += ENCODE_CHUNK) {
-        int rows = (int)(app->n_touches - first < ENCODE_CHUNK ? app->n_touches - first : ENCODE_CHUNK);
-        memset(b.tokens, 0, (size_t)ENCODE_CHUNK * (size_t)seq_len * sizeof(int));
-        result = encode_chunk(app, &b, first, rows, seq_len);
-        for (int r = 0; r < rows && result == 0; r++) {
-            struct app_touch *touch = &app->touches[first + (size_t)r];
-            if (!touch->erase && touch->user->token_count > 0)
-                result = produce_intent(app, touch, &b, r);
-        }
+    /* Users with tokens, by length; erased users get no intent. */
+    size_t *order = malloc((app->n_touches ? app->n_touches : 1) * sizeof *order);
+    size_t n_order = 0;
+    if (!order) {
+        free_buffers(&b);
+        snprintf(app->error, sizeof app->error, "out of memory ordering the batch");
+        return -1;
     }
+    for (size_t i = 0; i < app->n_touches; i++) {
+        if (!app->touches[i].erase && app->touches[i].user->token_count > 0)
+            order[n_order++] = i;
+    }
+    sort_app = app;
+    qsort(order, n_order, sizeof *order, by_length);
+
+    int result = 0;
+    for (size_t first = 0; first < n_order && result == 0; first += ENCODE_CHUNK) {
+        int rows = (int)(n_order - first < ENCODE_CHUNK ? n_order - first : ENCODE_CHUNK);
+        result = encode_chunk(app, &b, order, first, rows, seq_len);
+        for (int r = 0; r < rows && result == 0; r++)
+            result = produce_intent(app, &app->touches[order[first + (size_t)r]], &b, r);
+    }
+    free(order);
     free_buffers(&b);
     return result;
 }

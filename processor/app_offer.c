@@ -118,7 +118,7 @@ static int render_message(struct app *app, const struct config_trigger *rule, co
     char discount[32];
     size_t len = 0;
 
-    snprintf(discount, sizeof discount, "%g%%", rule->discount_percent);
+    snprintf(discount, sizeof discount, "%g", rule->discount_percent); /* templates write "{discount}%" */
     if (offer_template_compile(&tpl, template_text(app, rule, language), error) != 0) {
         snprintf(app->error, sizeof app->error, "template of rule %s is invalid: %s", rule->name, error);
         return -1;
