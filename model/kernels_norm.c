@@ -1,4 +1,5 @@
 #include "kernels.h"
+#include "kernels_simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -160,6 +161,56 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *row, int n, 
         _mm256_maskstore_ps(row + j, mask, _mm256_mul_ps(_mm256_maskload_ps(row + j, mask), inv));
     }
 }
+
+/* exp_nonpositive on 16 lanes, with the same constants. */
+__attribute__((target("avx512f"))) static __m512 exp16_nonpositive(__m512 in)
+{
+    __m512 x = _mm512_max_ps(in, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                    _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    __mmask16 keep = _mm512_cmp_ps_mask(in, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+    return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(e));
+}
+
+/* Lanes 0 .. count-1 set, count clamped to 0 .. 16. */
+static inline __mmask16 tail_mask16(int count)
+{
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
+}
+
+/* The AVX2 algorithm with 16 lanes and mask registers. */
+__attribute__((target("avx512f"))) static void softmax_avx512(float *row, int n, int width)
+{
+    __m512 vmax = _mm512_set1_ps(row[0]);
+    for (int j = 0; j < n; j += 16)
+        vmax = _mm512_mask_max_ps(vmax, tail_mask16(n - j), vmax, _mm512_maskz_loadu_ps(tail_mask16(n - j), row + j));
+    __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+
+    __m512 vsum = _mm512_setzero_ps();
+    for (int j = 0; j < width; j += 16) {
+        __mmask16 valid = tail_mask16(n - j);
+        __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, row + j), max));
+        e = _mm512_maskz_mov_ps(valid, e);
+        vsum = _mm512_add_ps(vsum, e);
+        _mm512_mask_storeu_ps(row + j, tail_mask16(width - j), e);
+    }
+
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 mask = tail_mask16(n - j);
+        _mm512_mask_storeu_ps(row + j, mask, _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + j), inv));
+    }
+}
 #endif
 
 /* log(sum(exp(x - max))) + max over x[n]; -inf entries contribute 0. */
@@ -217,11 +268,15 @@ float model_logsumexp(const float *x, int n)
     return logsumexp_portable(x, n, max);
 }
 
-void model_softmax_row(float *row, int n, int width)
+void model_softmax_row_isa(float *row, int n, int width, enum model_simd_isa isa)
 {
     if (n > 0) {
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (isa == MODEL_SIMD_AVX512) {
+            softmax_avx512(row, n, width);
+            return;
+        }
+        if (isa == MODEL_SIMD_AVX2) {
             softmax_avx2(row, n, width);
             return;
         }
@@ -231,6 +286,22 @@ void model_softmax_row(float *row, int n, int width)
     int first = n > 0 ? n : 0;
     if (width > first)
         memset(row + first, 0, (size_t)(width - first) * sizeof(float));
+}
+
+enum model_simd_isa model_simd_best_isa(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        return MODEL_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return MODEL_SIMD_AVX2;
+#endif
+    return MODEL_SIMD_PORTABLE;
+}
+
+void model_softmax_row(float *row, int n, int width)
+{
+    model_softmax_row_isa(row, n, width, model_simd_best_isa());
 }
 
 SIMD_CLONES

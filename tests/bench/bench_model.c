@@ -1,5 +1,6 @@
 /*
- * Model benchmark, run by `tests/bench/run model [--threads N] [--seconds S]`.
+ * Model benchmark, run by `tests/bench/run model [--threads N] [--seconds S]`
+ * (S: measuring time per configuration, default 2).
  *
  * Measures in one run, for the default model (d_model 64, 2 heads, 2 + 2
  * layers, d_ff 256, causal encoder, vocab 4096) and sequences of 64 tokens:
@@ -33,7 +34,8 @@
 #define N_BATCHES 3
 
 static const int BATCHES[N_BATCHES] = {1, 64, 256};
-static double min_seconds = 1.0;
+#define ROUNDS 10
+static double min_seconds = 2.0;
 
 static double clock_seconds(clockid_t clock)
 {
@@ -49,13 +51,14 @@ struct timing {
     double wall, cpu;
 };
 
-/* Mean per call of the fastest of three rounds of at least min_seconds / 3
- * each, after one warm-up call. */
+/* Mean per call of the fastest of ROUNDS rounds of at least
+ * min_seconds / ROUNDS each, after one warm-up call. Many short rounds let
+ * the minimum find the moments when other processes leave the core alone. */
 static struct timing time_best(void (*fn)(void *), void *arg)
 {
     struct timing best = {INFINITY, INFINITY};
     fn(arg);
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < ROUNDS; round++) {
         double start = clock_seconds(CLOCK_MONOTONIC), cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
         double elapsed;
         long calls = 0;
@@ -63,7 +66,7 @@ static struct timing time_best(void (*fn)(void *), void *arg)
             fn(arg);
             calls++;
             elapsed = clock_seconds(CLOCK_MONOTONIC) - start;
-        } while (elapsed < min_seconds / 3);
+        } while (elapsed < min_seconds / ROUNDS);
         if (elapsed / (double)calls < best.wall) {
             best.wall = elapsed / (double)calls;
             best.cpu = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start) / (double)calls;

@@ -7,7 +7,7 @@ weights, batch_first, dropout 0), sets torch.set_num_threads(THREADS) and
 times embedding * sqrt(d) + PE, the causal or full encoder and encoder.norm
 under torch.inference_mode(), which lets PyTorch use its fused fast path.
 Prints one line per batch size: "torch batch=B seconds=S cpu_seconds=C",
-the wall and process CPU seconds per call of the fastest of three rounds.
+the wall and process CPU seconds per call of the fastest of ten rounds.
 """
 import math
 import os
@@ -20,18 +20,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from safetensors_read import read_safetensors  # noqa: E402
 from torch_parity import build, causal_mask, positional  # noqa: E402
 
+ROUNDS = 10  # the same as ROUNDS in bench_model.c
+
 
 def best_seconds(fn, min_seconds):
-    """Return (wall, cpu) seconds per call of the fastest of three rounds."""
+    """Return (wall, cpu) seconds per call of the fastest of ROUNDS rounds."""
     fn()
     best = (float("inf"), float("inf"))
-    for _ in range(3):
+    for _ in range(ROUNDS):
         calls, start, cpu_start = 0, time.perf_counter(), time.process_time()
         while True:
             fn()
             calls += 1
             elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds / 3:
+            if elapsed >= min_seconds / ROUNDS:
                 break
         if elapsed / calls < best[0]:
             best = (elapsed / calls, (time.process_time() - cpu_start) / calls)

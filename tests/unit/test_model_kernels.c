@@ -2,6 +2,7 @@
 #include "test_model_util.h"
 
 #include "kernels.h"
+#include "kernels_simd.h"
 
 static void fill(float *x, size_t n, uint64_t seed)
 {
@@ -129,6 +130,36 @@ static void logsumexp_near_overflow(void **state)
     assert_true(fabs(model_logsumexp(row, 37) - log(expected)) < 1e-5);
 }
 
+/* Every variant this CPU can run, against a double-precision softmax, for
+ * lengths around the 8- and 16-lane boundaries. */
+static void softmax_variants_match_reference(void **state)
+{
+    (void)state;
+    enum { WIDTH = 37 };
+    static const int lengths[] = {1, 7, 8, 9, 15, 16, 17, 31, 33, 37};
+    uint64_t rng = 17;
+
+    for (int isa = MODEL_SIMD_PORTABLE; isa <= (int)model_simd_best_isa(); isa++) {
+        for (size_t c = 0; c < sizeof lengths / sizeof lengths[0]; c++) {
+            int n = lengths[c];
+            float row[WIDTH];
+            double expected[WIDTH], max = -INFINITY, sum = 0.0;
+            for (int j = 0; j < WIDTH; j++)
+                row[j] = 8.0f * test_uniform(&rng);
+            for (int j = 0; j < n; j++)
+                max = row[j] > max ? row[j] : max;
+            for (int j = 0; j < n; j++)
+                sum += exp(row[j] - max);
+            for (int j = 0; j < WIDTH; j++)
+                expected[j] = j < n ? exp(row[j] - max) / sum : 0.0;
+
+            model_softmax_row_isa(row, n, WIDTH, (enum model_simd_isa)isa);
+            for (int j = 0; j < WIDTH; j++)
+                assert_true(fabs(row[j] - expected[j]) < 1e-6);
+        }
+    }
+}
+
 static void softmax_all_masked_is_zero(void **state)
 {
     (void)state;
@@ -218,6 +249,7 @@ int main(void)
         cmocka_unit_test(softmax_survives_huge_logits),
         cmocka_unit_test(logsumexp_near_overflow),
         cmocka_unit_test(softmax_all_masked_is_zero),
+        cmocka_unit_test(softmax_variants_match_reference),
         cmocka_unit_test(attention_all_masked_row_is_zero),
         cmocka_unit_test(attention_matches_naive),
         cmocka_unit_test(gelu_and_relu_match_definitions),
