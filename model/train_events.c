@@ -251,7 +251,7 @@ int train_events_session_run(struct train_events_session *s, char *error)
     if (s->config.checkpoint_path && !s->core.finished && s->core.batch_index > 0 &&
         train_checkpoint_save(&s->core, s->config.checkpoint_path, error) != 0)
         return -1;
-    if (s->core.best_epoch >= 0)
+    if (s->core.best_epoch >= 0 && !s->config.keep_last_weights)
         memcpy(s->core.model->params.data, s->core.best_params, s->core.model->params.count * sizeof(float));
     return 0;
 }

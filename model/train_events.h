@@ -146,6 +146,7 @@ struct train_events_config {
     double time_limit_seconds;  /* stop after the epoch in which it passes; 0: no limit */
     long eval_max_samples;      /* per kind; 0: all */
     const char *checkpoint_path; /* written after every epoch; NULL: none */
+    int keep_last_weights;      /* 1: end with the last weights, not the best validated ones */
     train_events_progress_fn progress;
     void *progress_user;
 };
@@ -182,8 +183,8 @@ int train_events_session_resume(struct train_events_session *s, const char *path
 float train_events_session_step(struct train_events_session *s);
 
 /* Trains until the epoch limit, max_steps, the time limit or early
- * stopping, then loads the best validated weights into the model. Returns
- * 0, or -1 with a message. */
+ * stopping, then loads the best validated weights into the model (unless
+ * keep_last_weights). Returns 0, or -1 with a message. */
 int train_events_session_run(struct train_events_session *s, char *error);
 
 /* Writes the model with the tokenizer JSON in its metadata, the file the

@@ -75,6 +75,7 @@ static void print_usage(FILE *out)
             "  --category-buckets N  buckets for unseen categories (default 64)\n"
             "  --offer-items N       items in each decoder target (default 4)\n"
             "  --propensity-window N events after the cut that count for purchase propensity (default 5)\n"
+            "  --max-text-tokens N   text tokens per review or query (default 16, the processor's cap)\n"
             "\n"
             "Exit status: 0 when the model was written, 1 on a failure, 2 on a usage error.\n");
 }
@@ -97,7 +98,7 @@ enum option_id {
     OPT_EPOCHS, OPT_PATIENCE, OPT_TIME_LIMIT, OPT_MAX_STEPS, OPT_THREADS, OPT_SEED, OPT_EVAL_SAMPLES,
     OPT_D_MODEL, OPT_LAYERS, OPT_HEADS, OPT_D_FF, OPT_MAX_LEN, OPT_DROPOUT, OPT_BATCH_SIZE, OPT_LR, OPT_WARMUP,
     OPT_BPE_MERGES, OPT_ITEM_MIN_COUNT, OPT_ITEM_MAX_SIZE, OPT_ITEM_BUCKETS, OPT_CATEGORY_BUCKETS,
-    OPT_OFFER_ITEMS, OPT_PROPENSITY_WINDOW, OPT_HELP,
+    OPT_OFFER_ITEMS, OPT_PROPENSITY_WINDOW, OPT_MAX_TEXT_TOKENS, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -119,7 +120,8 @@ static const struct option long_options[] = {
     {"item-buckets", required_argument, NULL, OPT_ITEM_BUCKETS},
     {"category-buckets", required_argument, NULL, OPT_CATEGORY_BUCKETS},
     {"offer-items", required_argument, NULL, OPT_OFFER_ITEMS},
-    {"propensity-window", required_argument, NULL, OPT_PROPENSITY_WINDOW}, {"help", no_argument, NULL, OPT_HELP},
+    {"propensity-window", required_argument, NULL, OPT_PROPENSITY_WINDOW},
+    {"max-text-tokens", required_argument, NULL, OPT_MAX_TEXT_TOKENS}, {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
@@ -193,6 +195,7 @@ static int apply_number(struct train_options *o, int id, const char *name, const
         o->data.vocab.category_buckets = (int32_t)v; break;
     case OPT_OFFER_ITEMS: bad = parse_long(name, arg, 1, 64, &v); o->data.offer_items = (int)v; break;
     case OPT_PROPENSITY_WINDOW: bad = parse_long(name, arg, 1, 1000, &v); o->data.propensity_window = (int)v; break;
+    case OPT_MAX_TEXT_TOKENS: bad = parse_long(name, arg, 0, 4096, &v); o->data.max_text_tokens = (int)v; break;
     default: bad = -1;
     }
     return bad;
