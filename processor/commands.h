@@ -10,5 +10,6 @@ int cmd_check_config(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

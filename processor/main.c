@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"check-config", cmd_check_config, "validate a config file and print the effective config"},
     {"topics", cmd_topics, "create or check the Kafka topics (create|check)"},
     {"train", cmd_train, "train a model on recorded events and write it as safetensors"},
+    {"replay", cmd_replay, "send recorded events to the input topics, or copy a topic range"},
 };
 
 static void print_usage(FILE *out)

@@ -1,0 +1,32 @@
+/*
+ * Time arguments and send pacing of `intentd replay`.
+ */
+#ifndef INTENTD_REPLAY_TIME_H
+#define INTENTD_REPLAY_TIME_H
+
+#include <stdint.h>
+
+/* Parses an event time given as Unix seconds ("1511658000") or as ISO-8601
+ * in UTC or with an offset: "2017-11-26", "2017-11-26T01:00:00Z",
+ * "2017-11-26T09:00:00+08:00", "2017-11-26 01:00:00.250Z". A time without a
+ * zone is UTC. Returns 0 and the time in Unix milliseconds, or -1. */
+int replay_time_parse(const char *text, int64_t *ms);
+
+/* Pacing: when each event may be sent. */
+struct replay_pacer {
+    double speed;           /* event-time seconds per wall second; 0 sends at once */
+    double rate;            /* maximum events per wall second; 0 for no limit */
+    int64_t first_event_ms; /* event time of the first event sent */
+    double start_s;         /* wall time at which the first event was sent */
+};
+
+/* Returns the earliest wall time (same clock as start_s, seconds) at which
+ * the event with event time timestamp_ms, the index-th event sent (from 0),
+ * may be sent: the later of start + (timestamp - first) / speed and
+ * start + index / rate. Events older than the first one are due at once. */
+double replay_pacer_due(const struct replay_pacer *pacer, int64_t timestamp_ms, uint64_t index);
+
+/* Monotonic wall clock in seconds. */
+double replay_now_s(void);
+
+#endif
