@@ -127,9 +127,11 @@ void app_free(struct app *app)
         offer_policy_free(app->policy);
     free(app->rules);
     free(app->touches);
+    free(app->candidates);
     app_undo_free(&app->undo);
-    app_timers_free(&app->timers);
-    app_timers_free(&app->fired);
+    for (size_t p = 0; p < app->n_clocks; p++)
+        app_timers_free(&app->clocks[p].timers);
+    free(app->clocks);
     model_arena_free(&app->arena);
     memset(app, 0, sizeof *app);
 }

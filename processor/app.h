@@ -46,6 +46,21 @@ struct app_touch {
     int32_t top_category;             /* most likely category token, -1 if none */
 };
 
+/* Event time and pending rule timers of one input partition. */
+struct app_partition_clock {
+    int64_t stream_time_ms;           /* newest clickstream event time of the partition */
+    int64_t committed_stream_time_ms; /* its value at the last commit, restored on abort */
+    struct app_timers timers;
+};
+
+/* An offer candidate raised by one event: judged at batch end, at the event's
+ * own time, so the decision does not depend on how records were batched. */
+struct app_candidate {
+    size_t touch;     /* index into app->touches */
+    int32_t rule;
+    int64_t event_ms;
+};
+
 struct app {
     const struct intentd_config *cfg;
     codec_t *codec;
@@ -56,14 +71,16 @@ struct app {
     struct offer_rule *rules;      /* cfg->triggers as policy rules */
     struct stream_loop *loop;
     struct app_undo undo;
-    struct app_timers timers;      /* pending "event and no X within T" rules */
-    struct app_timers fired;       /* timers popped in the open batch */
+    struct app_partition_clock *clocks; /* indexed by partition */
+    size_t n_clocks;
     struct app_counters counters;
 
     struct app_touch *touches;
     size_t n_touches, touches_capacity;
+    struct app_candidate *candidates; /* event-triggered offers of the open batch, in record order */
+    size_t n_candidates, candidates_capacity;
 
-    int64_t stream_time_ms;        /* newest event time seen: the clock of timers and expiry */
+    int64_t stream_time_ms;        /* newest event time seen on any partition: the clock of expiry */
     int64_t last_expiry_scan_ms;
     uint64_t offer_sequence;       /* makes offer ids unique within this process */
     char error[APP_ERROR_SIZE];    /* message of the last failed handler */
@@ -79,6 +96,10 @@ void app_handlers(struct app *app, struct stream_handlers *handlers);
 
 /* Returns the input an input record came from, or -1. */
 int app_input_of(const struct app *app, const char *topic);
+
+/* Records the offer candidates and timers an event raises. Returns 0, or -1
+ * with app->error set. app_triggers.c */
+int app_offer_on_event(struct app *app, size_t touch, const struct app_event *event);
 
 /* Returns the user's touch entry of the open batch, creating the user in
  * partition if new; on its first touch in the batch the user's state is saved
@@ -111,13 +132,21 @@ int app_emit_intents(struct app *app);
  * produces the offers. app_offer.c */
 int app_emit_offers(struct app *app);
 
-/* Forgets the timers fired in the committed batch, or pushes them back after
- * an abort, because the batch that fired them will be read again. app_offer.c */
+/* Runs a candidate through the offer policy and produces the offer if it
+ * passes. app_offer.c */
+int app_offer_consider(struct app *app, int rule, struct app_touch *touch, int64_t event_ms);
+
+/* Advances partition p's event-time clock to event_ms, first raising the
+ * candidates of timers due before it. Call before applying a clickstream
+ * record. Returns 0, or -1 with app->error set. app_triggers.c */
+int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms);
+
+/* Batch end bookkeeping of candidates, clocks and timers. app_triggers.c */
 void app_offer_commit(struct app *app);
 void app_offer_rollback(struct app *app);
 
 /* Re-creates the pending timers of a restored partition from its users'
- * last action times. app_offer.c */
+ * last action times. app_triggers.c */
 void app_offer_rebuild_timers(struct app *app, int32_t partition);
 
 #endif

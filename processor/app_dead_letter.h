@@ -1,5 +1,6 @@
 /*
- * Dead-letter records: the original key and value bytes, unchanged, with
+ * Dead-letter records: the original key and value bytes (values over 512 KiB
+ * cut to that size), with
  * headers that say why and where from:
  *   intentd.reason            reason name, e.g. "malformed_body"
  *   intentd.error             detail message
@@ -7,7 +8,9 @@
  *   intentd.source.partition  decimal
  *   intentd.source.offset     decimal
  *   intentd.source.timestamp  record timestamp, Unix ms, decimal
- * The original headers are kept after these.
+ *   intentd.value.size        original length, when the value was cut
+ *   intentd.value.truncated   "true" when the value was cut to 512 KiB
+ * The original headers are kept before these.
  */
 #ifndef INTENTD_APP_DEAD_LETTER_H
 #define INTENTD_APP_DEAD_LETTER_H

@@ -87,6 +87,8 @@ static int apply_event(struct app *app, int input, const rd_kafka_message_t *rec
 {
     if (e->kind == APP_EVENT_CONSENT)
         return apply_consent(app, input, record, e);
+    if (input == APP_INPUT_CLICKSTREAM && app_triggers_advance(app, record->partition, e->timestamp_ms) != 0)
+        return -1;
 
     const struct tokenizer *tok = app->bundle->tokenizer;
     struct app_touch *touch = app_touch_user(app, e->user_id, e->user_id_len, record->partition);
@@ -133,7 +135,7 @@ static int apply_event(struct app *app, int input, const rd_kafka_message_t *rec
         touch->min_rating = e->rating;
     if (e->timestamp_ms > app->stream_time_ms)
         app->stream_time_ms = e->timestamp_ms;
-    return 0;
+    return app_offer_on_event(app, (size_t)(touch - app->touches), e);
 }
 
 /* A tombstone keyed by a user id on an event topic erases that user (the

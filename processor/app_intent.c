@@ -282,7 +282,8 @@ int app_emit_intents(struct app *app)
         return -1;
     }
 
-    /* Users with tokens, by length; erased users get no intent. */
+    /* Users with new events in this batch, by length. Users touched only by
+     * a timer, a consent record or a tombstone have no new intent. */
     size_t *order = malloc((app->n_touches ? app->n_touches : 1) * sizeof *order);
     size_t n_order = 0;
     if (!order) {
@@ -291,7 +292,8 @@ int app_emit_intents(struct app *app)
         return -1;
     }
     for (size_t i = 0; i < app->n_touches; i++) {
-        if (!app->touches[i].erase && app->touches[i].user->token_count > 0)
+        const struct app_touch *touch = &app->touches[i];
+        if (!touch->erase && touch->actions != 0 && touch->user->token_count > 0)
             order[n_order++] = i;
     }
     sort_app = app;

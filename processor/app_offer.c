@@ -4,8 +4,9 @@
  * limit, holdout), and a FIRED or HOLDOUT candidate gets its items from the
  * decoder by beam search and its message from the rule's template.
  *
- * "Did X and no Y within T" rules arm an event-time timer when X happens and
- * are checked again when the stream time passes the deadline.
+ * Event and review rules raise candidates per event (app_triggers.c), so
+ * their decisions do not depend on batching; propensity rules read the
+ * batch's intent and are judged once per touched user.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,7 +200,7 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
 }
 
 /* Runs a candidate through the policy and produces the offer if it passes. */
-static int consider(struct app *app, int r, struct app_touch *touch, int64_t event_ms)
+int app_offer_consider(struct app *app, int r, struct app_touch *touch, int64_t event_ms)
 {
     enum offer_outcome outcome = offer_policy_decide(app->policy, &app->rules[r], touch->user, event_ms);
 
@@ -218,69 +219,17 @@ static int category_matches(const struct app *app, const struct config_condition
     return id && strcmp(id, when->category) == 0;
 }
 
-/* Checks every rule against one touched user. */
-static int check_rules(struct app *app, struct app_touch *touch)
+/* Propensity rules read the intent of this batch, so they are judged once
+ * per touched user at the user's newest event time. */
+static int check_propensity_rules(struct app *app, struct app_touch *touch)
 {
-    struct state_user *user = touch->user;
-
     for (size_t r = 0; r < app->cfg->n_triggers; r++) {
         const struct config_condition *when = &app->cfg->triggers[r].when;
-        int candidate = 0;
 
-        switch (when->kind) {
-        case CONFIG_COND_EVENT:
-            if (!(touch->actions & (1u << when->event)))
-                break;
-            if (!when->has_absent) {
-                candidate = 1;
-            } else if (app_timers_push(&app->timers, user->last_action_ms[when->event] + when->within_ms, (int32_t)r,
-                                       user->id, user->id_len) != 0) {
-                snprintf(app->error, sizeof app->error, "out of memory arming a timer");
-                return -1;
-            }
-            break;
-        case CONFIG_COND_PROPENSITY_ABOVE:
-            candidate = touch->encoded && touch->propensity > when->propensity &&
-                        category_matches(app, when, touch->top_category);
-            break;
-        case CONFIG_COND_REVIEW_RATING_AT_MOST:
-            candidate = touch->min_rating > 0 && touch->min_rating <= when->rating;
-            break;
-        }
-        if (candidate && consider(app, (int)r, touch, touch->event_ms) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* A timer is still valid when X was not repeated (a newer X armed its own
- * timer) and Y did not happen since X. */
-static int timer_still_due(const struct config_condition *when, const struct state_user *user,
-                           const struct app_timer *timer)
-{
-    int64_t started = user->last_action_ms[when->event];
-    return started > 0 && started + when->within_ms == timer->deadline_ms &&
-           user->last_action_ms[when->absent] < started;
-}
-
-static int fire_due_timers(struct app *app)
-{
-    struct app_timer timer;
-
-    while (app_timers_pop_due(&app->timers, app->stream_time_ms, &timer)) {
-        if (app_timers_push(&app->fired, timer.deadline_ms, timer.rule, timer.id, timer.id_len) != 0) {
-            snprintf(app->error, sizeof app->error, "out of memory recording a fired timer");
-            return -1;
-        }
-        if ((size_t)timer.rule >= app->cfg->n_triggers)
+        if (when->kind != CONFIG_COND_PROPENSITY_ABOVE || !touch->encoded)
             continue;
-        const struct config_condition *when = &app->cfg->triggers[timer.rule].when;
-        struct state_user *user = state_store_find(app->store, timer.id, timer.id_len);
-        if (!user || !timer_still_due(when, user, &timer))
-            continue;
-
-        struct app_touch *touch = app_touch_user(app, timer.id, timer.id_len, user->partition);
-        if (!touch || consider(app, timer.rule, touch, timer.deadline_ms) != 0)
+        if (touch->propensity > when->propensity && category_matches(app, when, touch->top_category) &&
+            app_offer_consider(app, (int)r, touch, touch->event_ms) != 0)
             return -1;
     }
     return 0;
@@ -291,51 +240,17 @@ int app_emit_offers(struct app *app)
     if (!app->cfg->offers.enabled)
         return 0;
 
-    size_t touched = app->n_touches; /* timers below may touch more users */
-    for (size_t i = 0; i < touched; i++) {
-        if (!app->touches[i].erase && check_rules(app, &app->touches[i]) != 0)
+    for (size_t i = 0; i < app->n_candidates; i++) {
+        struct app_touch *touch = &app->touches[app->candidates[i].touch];
+        if (!touch->erase &&
+            app_offer_consider(app, app->candidates[i].rule, touch, app->candidates[i].event_ms) != 0)
             return -1;
     }
-    return fire_due_timers(app);
-}
 
-void app_offer_commit(struct app *app)
-{
-    app->fired.count = 0;
-}
-
-void app_offer_rollback(struct app *app)
-{
-    struct app_timer timer;
-
-    while (app_timers_pop_due(&app->fired, INT64_MAX, &timer))
-        app_timers_push(&app->timers, timer.deadline_ms, timer.rule, timer.id, timer.id_len);
-}
-
-struct rebuild_context {
-    struct app *app;
-    int32_t partition;
-};
-
-static void rebuild_user(void *ctx, struct state_user *user)
-{
-    struct rebuild_context *rc = ctx;
-    const struct intentd_config *cfg = rc->app->cfg;
-
-    if (user->partition != rc->partition)
-        return;
-    for (size_t r = 0; r < cfg->n_triggers; r++) {
-        const struct config_condition *when = &cfg->triggers[r].when;
-        if (when->kind != CONFIG_COND_EVENT || !when->has_absent)
-            continue;
-        int64_t started = user->last_action_ms[when->event];
-        if (started > 0 && user->last_action_ms[when->absent] < started && user->last_offer_ms < started)
-            app_timers_push(&rc->app->timers, started + when->within_ms, (int32_t)r, user->id, user->id_len);
+    for (size_t i = 0; i < app->n_touches; i++) {
+        if (!app->touches[i].erase && check_propensity_rules(app, &app->touches[i]) != 0)
+            return -1;
     }
+    return 0;
 }
 
-void app_offer_rebuild_timers(struct app *app, int32_t partition)
-{
-    struct rebuild_context rc = {app, partition};
-    state_store_foreach(app->store, rebuild_user, &rc);
-}
