@@ -84,7 +84,7 @@ float model_sigmoid(float x);
  * Masks: keys >= key_len are padding and never attended to. With causal = 1,
  * query i sits at absolute position q_pos + i and attends to keys 0 .. q_pos + i only.
  * A query with no visible key gets zero weights and a zero output row (never NaN).
- * probs: workspace [n_heads, tq, tk] that holds the attention weights on return
+ * probs: workspace [n_heads, tq, tk] that contains the attention weights on return
  * (the backward pass reads them).
  */
 struct model_attention_args {

@@ -74,6 +74,7 @@ void model_embed(const struct model *m, const int *tokens, int n, int pos, float
             memcpy(row, m->positional + (size_t)(pos + t) * d, (size_t)d * sizeof(float));
         else
             model_positional_encoding(pos + t, d, row);
+#pragma omp simd
         for (int i = 0; i < d; i++)
             row[i] += e[i] * scale;
     }

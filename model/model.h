@@ -9,6 +9,10 @@
  * does not embed tokens itself, so tests/ref/torch_parity.py applies the same
  * scale and encoding explicitly. PE is computed on the fly, so any position is
  * encodable, including positions past config.max_len.
+ *
+ * Threads: a model is read-only after model_create or model_safetensors_load,
+ * so any number of threads may run forward passes on it at once, each with
+ * its own arena, caches and decoder states.
  */
 #ifndef INTENTD_MODEL_MODEL_H
 #define INTENTD_MODEL_MODEL_H
