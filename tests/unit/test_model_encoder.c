@@ -1,6 +1,8 @@
 /* The batched encoder API: input checks, pooling, heads and arena reuse. */
 #include "test_model_util.h"
 
+#include <pthread.h>
+
 #include "encoder.h"
 
 #define VOCAB 45
@@ -176,6 +178,56 @@ static void chunked_batch_equals_single(void **state)
     model_free(&m);
 }
 
+struct encode_job {
+    const struct model *model;
+    const int *tokens;
+    int lengths[4];
+    float pooled[4 * D];
+    int status;
+};
+
+static void *encode_repeatedly(void *arg)
+{
+    struct encode_job *job = arg;
+    struct model_arena arena = {0};
+    char error[MODEL_ERROR_SIZE];
+    for (int i = 0; i < 20 && job->status == 0; i++)
+        job->status = model_encode(job->model, &arena, job->tokens, job->lengths, 4, SEQ, NULL, job->pooled, error);
+    model_arena_free(&arena);
+    return NULL;
+}
+
+/* Two threads share one model, each with its own arena. */
+static void threads_share_model(void **state)
+{
+    (void)state;
+    struct model m;
+    struct model_arena arena = {0};
+    char error[MODEL_ERROR_SIZE];
+    struct model_config c = test_config(VOCAB);
+    int tokens[4 * SEQ];
+    float expected[4 * D];
+    uint64_t rng = 9;
+    struct encode_job jobs[2] = {{.lengths = {SEQ, 2, 9, 5}}, {.lengths = {SEQ, 2, 9, 5}}};
+    pthread_t threads[2];
+
+    test_random_model(&m, &c, 9);
+    test_random_tokens(tokens, 4 * SEQ, VOCAB, &rng);
+    assert_int_equal(model_encode(&m, &arena, tokens, jobs[0].lengths, 4, SEQ, NULL, expected, error), 0);
+    for (int i = 0; i < 2; i++) {
+        jobs[i].model = &m;
+        jobs[i].tokens = tokens;
+        assert_int_equal(pthread_create(&threads[i], NULL, encode_repeatedly, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(jobs[i].status, 0);
+        assert_memory_equal(jobs[i].pooled, expected, sizeof expected);
+    }
+    model_arena_free(&arena);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +238,7 @@ int main(void)
         cmocka_unit_test(heads_have_expected_ranges),
         cmocka_unit_test(arena_reused_across_batches),
         cmocka_unit_test(chunked_batch_equals_single),
+        cmocka_unit_test(threads_share_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
