@@ -47,7 +47,7 @@ static void print_usage(FILE *out)
             "  --reviews FILE       review CSV with a header: label,review and optional cat,user_id,item_id,\n"
             "                       rating,timestamp; every 10th labelled review is held out for validation\n"
             "  --sequences FILE     SASRec sequences: 'user item' per line, in time order\n"
-            "  --events FILE        JSON Lines of ClickEvent / ReviewEvent objects\n"
+            "  --events FILE        ClickEvent / ReviewEvent records: JSON Lines, or an Avro object container file\n"
             "  --strict             stop at the first bad record (default: skip and count it)\n"
             "\n"
             "Output and run control:\n"
@@ -207,7 +207,7 @@ static int parse_options(struct train_options *o, int argc, char **argv)
     int id, index = 0;
 
     defaults(o);
-    optind = 1;
+    optind = 0; /* 0 makes glibc getopt reset fully, so cmd_train can run more than once per process */
     while ((id = getopt_long(argc, argv, "", long_options, &index)) != -1) {
         const char *name = id >= OPT_TAOBAO ? long_options[index].name : "";
         switch (id) {
@@ -291,7 +291,7 @@ static int read_inputs(const struct train_options *o, struct train_input_log *lo
         case INPUT_TAOBAO: status = train_input_read_taobao(log, path, o->strict, &st, error); break;
         case INPUT_REVIEWS: status = train_input_read_reviews(log, path, o->strict, &st, error); break;
         case INPUT_SEQUENCES: status = train_input_read_sequences(log, path, o->strict, &st, error); break;
-        default: status = cmd_train_read_json_lines(log, path, o->strict, &st, error); break;
+        default: status = cmd_train_read_events(log, path, o->strict, &st, error); break;
         }
         if (status != 0)
             return -1;

@@ -5,7 +5,13 @@
  * rating, text). A line with a "text" member is a review, any other a
  * click. Reviews may carry a "label" member (0 or 1); without it a rating
  * of 4 or 5 is positive, 1 or 2 negative, and 3 unlabelled.
+ *
+ * Avro object container files of ClickEvent or ReviewEvent records (any
+ * writer schema with those field names) are read too; a file is Avro when it
+ * starts with the container magic "Obj" 0x01. Their reviews get labels from
+ * the rating as above.
  */
+#include <avro.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +137,164 @@ int cmd_train_read_json_lines(struct train_input_log *log, const char *path, int
     free(line);
     fclose(f);
     return result;
+}
+
+/* A string field, NULL when absent or null (a ["null", "string"] union). */
+static const char *record_string(avro_value_t *record, const char *name)
+{
+    avro_value_t field, branch;
+    const char *text = NULL;
+    size_t size;
+
+    if (avro_value_get_by_name(record, name, &field, NULL) != 0)
+        return NULL;
+    if (avro_value_get_type(&field) == AVRO_UNION) {
+        if (avro_value_get_current_branch(&field, &branch) != 0)
+            return NULL;
+        field = branch;
+    }
+    if (avro_value_get_type(&field) != AVRO_STRING || avro_value_get_string(&field, &text, &size) != 0)
+        return NULL;
+    return text;
+}
+
+/* A long or int field (nullable); returns 0 and *out, or -1 when absent or null. */
+static int record_integer(avro_value_t *record, const char *name, int64_t *out)
+{
+    avro_value_t field, branch;
+    int32_t small;
+
+    if (avro_value_get_by_name(record, name, &field, NULL) != 0)
+        return -1;
+    if (avro_value_get_type(&field) == AVRO_UNION) {
+        if (avro_value_get_current_branch(&field, &branch) != 0)
+            return -1;
+        field = branch;
+    }
+    if (avro_value_get_type(&field) == AVRO_INT64)
+        return avro_value_get_long(&field, out);
+    if (avro_value_get_type(&field) == AVRO_INT32 && avro_value_get_int(&field, &small) == 0) {
+        *out = small;
+        return 0;
+    }
+    return -1;
+}
+
+/* The action enum's symbol, or NULL. */
+static const char *record_action(avro_value_t *record)
+{
+    avro_value_t field;
+    int index;
+
+    if (avro_value_get_by_name(record, "action", &field, NULL) != 0 || avro_value_get_type(&field) != AVRO_ENUM ||
+        avro_value_get_enum(&field, &index) != 0)
+        return NULL;
+    return avro_schema_enum_get(avro_value_get_schema(&field), index);
+}
+
+/* Adds one Avro record; returns 0, or -1 with a detail. */
+static int add_avro_record(struct train_input_log *log, avro_value_t *record, char *detail)
+{
+    int64_t timestamp = 0, rating = 0;
+    const char *text = record_string(record, "text");
+    struct train_input_fields f = {
+        .user_id = record_string(record, "user_id"), .item_id = record_string(record, "item_id"),
+        .category_id = record_string(record, "category_id"), .label = -1,
+    };
+
+    if (record_integer(record, "timestamp", &timestamp) != 0) {
+        snprintf(detail, MODEL_ERROR_SIZE, "missing timestamp");
+        return -1;
+    }
+    f.timestamp_ms = timestamp;
+    if (text) {
+        if (record_integer(record, "rating", &rating) == 0 && (rating < 1 || rating > 5)) {
+            snprintf(detail, MODEL_ERROR_SIZE, "invalid rating %lld: expected 1 to 5", (long long)rating);
+            return -1;
+        }
+        f.action = TOKENIZER_ACTION_REVIEW;
+        f.rating = (int)rating;
+        f.label = rating >= 4 ? 1 : (rating >= 1 && rating <= 2 ? 0 : -1);
+        f.text = text;
+        f.text_len = strlen(text);
+        return train_input_add(log, &f, detail);
+    }
+    const char *symbol = record_action(record);
+    int action = symbol ? codec_action_from_symbol(symbol) : -1;
+    if (action <= CODEC_ACTION_UNKNOWN) {
+        snprintf(detail, MODEL_ERROR_SIZE, "invalid action %s: expected VIEW, CLICK, FAVOURITE, ADD_TO_CART, "
+                 "PURCHASE or SEARCH", symbol ? symbol : "(missing)");
+        return -1;
+    }
+    f.action = tokenizer_action_of((codec_action_t)action);
+    f.text = record_string(record, "query");
+    f.text_len = f.text ? strlen(f.text) : 0;
+    return train_input_add(log, &f, detail);
+}
+
+static int read_avro_records(struct train_input_log *log, avro_file_reader_t reader, avro_value_t *value,
+                             const char *path, int strict, struct train_input_stats *stats, char *error)
+{
+    char detail[MODEL_ERROR_SIZE], message[MODEL_ERROR_SIZE];
+    int rc;
+
+    while ((rc = avro_file_reader_read_value(reader, value)) == 0) {
+        stats->records++;
+        if (add_avro_record(log, value, detail) == 0) {
+            stats->events++;
+            continue;
+        }
+        snprintf(message, sizeof message, "%.200s: record %ld: %s", path, stats->records, detail);
+        if (train_input_bad_record(stats, strict, message, error) != 0)
+            return -1;
+    }
+    if (rc != EOF) {
+        snprintf(error, MODEL_ERROR_SIZE, "reading %.300s failed after record %ld: %.150s", path, stats->records,
+                 avro_strerror());
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_train_read_avro(struct train_input_log *log, const char *path, int strict, struct train_input_stats *stats,
+                        char *error)
+{
+    avro_file_reader_t reader;
+    avro_value_t value;
+    int result = -1;
+
+    if (avro_file_reader(path, &reader) != 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot open Avro file %.300s: %.150s", path, avro_strerror());
+        return -1;
+    }
+    avro_value_iface_t *iface = avro_generic_class_from_schema(avro_file_reader_get_writer_schema(reader));
+    if (!iface) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot use the writer schema of %.300s: %.150s", path, avro_strerror());
+    } else if (avro_generic_value_new(iface, &value) != 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory reading %.300s", path);
+    } else {
+        result = read_avro_records(log, reader, &value, path, strict, stats, error);
+        avro_value_decref(&value);
+    }
+    if (iface)
+        avro_value_iface_decref(iface);
+    avro_file_reader_close(reader);
+    return result;
+}
+
+int cmd_train_read_events(struct train_input_log *log, const char *path, int strict,
+                          struct train_input_stats *stats, char *error)
+{
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+
+    if (!f) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot open %.300s: %m", path);
+        return -1;
+    }
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (n == 4 && memcmp(magic, "Obj\x01", 4) == 0)
+        return cmd_train_read_avro(log, path, strict, stats, error);
+    return cmd_train_read_json_lines(log, path, strict, stats, error);
 }

@@ -13,4 +13,13 @@
 int cmd_train_read_json_lines(struct train_input_log *log, const char *path, int strict,
                               struct train_input_stats *stats, char *error);
 
+/* Reads an Avro object container file of ClickEvent or ReviewEvent records. */
+int cmd_train_read_avro(struct train_input_log *log, const char *path, int strict, struct train_input_stats *stats,
+                        char *error);
+
+/* Reads an events file: Avro when it starts with the container magic, else
+ * JSON Lines. */
+int cmd_train_read_events(struct train_input_log *log, const char *path, int strict,
+                          struct train_input_stats *stats, char *error);
+
 #endif

@@ -5,6 +5,8 @@
  */
 #include "test_model_util.h"
 
+#include <avro.h>
+
 #include "cmd_train_input.h"
 #include "train_csv.h"
 #include "train_input.h"
@@ -276,6 +278,93 @@ static void json_lines_reads(void **state)
     test_remove_dir(dir);
 }
 
+static avro_schema_t load_schema(const char *name)
+{
+    char path[512], json[8192];
+    snprintf(path, sizeof path, "%s/schemas/%s", INTENTD_SOURCE_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    fclose(f);
+    json[n] = '\0';
+    avro_schema_t schema;
+    assert_int_equal(avro_schema_from_json_length(json, n, &schema), 0);
+    return schema;
+}
+
+static void set_branch(avro_value_t *record, const char *name, int branch, const char *text)
+{
+    avro_value_t field, value;
+    assert_int_equal(avro_value_get_by_name(record, name, &field, NULL), 0);
+    assert_int_equal(avro_value_set_branch(&field, branch, &value), 0);
+    if (text)
+        assert_int_equal(avro_value_set_string(&value, text), 0);
+    else
+        assert_int_equal(avro_value_set_null(&value), 0);
+}
+
+/* Writes clicks (user, item, action index in the Action enum, time). */
+static void write_clicks(const char *path, const int *actions, int n)
+{
+    avro_schema_t schema = load_schema("click_event.avsc");
+    avro_file_writer_t writer;
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t record, field;
+
+    assert_int_equal(avro_file_writer_create(path, schema, &writer), 0);
+    assert_int_equal(avro_generic_value_new(iface, &record), 0);
+    for (int i = 0; i < n; i++) {
+        avro_value_reset(&record);
+        assert_int_equal(avro_value_get_by_name(&record, "user_id", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, "u1"), 0);
+        assert_int_equal(avro_value_get_by_name(&record, "item_id", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, i % 2 ? "i2" : "i1"), 0);
+        set_branch(&record, "category_id", 1, "c1");
+        assert_int_equal(avro_value_get_by_name(&record, "action", &field, NULL), 0);
+        assert_int_equal(avro_value_set_enum(&field, actions[i]), 0);
+        set_branch(&record, "query", actions[i] == 6 ? 1 : 0, actions[i] == 6 ? "红色 shoes" : NULL);
+        assert_int_equal(avro_value_get_by_name(&record, "timestamp", &field, NULL), 0);
+        assert_int_equal(avro_value_set_long(&field, 1000 + i), 0);
+        set_branch(&record, "consent", 0, NULL);
+        set_branch(&record, "session_id", 0, NULL);
+        set_branch(&record, "attributes", 0, NULL);
+        assert_int_equal(avro_file_writer_append_value(writer, &record), 0);
+    }
+    avro_file_writer_close(writer);
+    avro_value_decref(&record);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+}
+
+static void avro_clicks_read(void **state)
+{
+    (void)state;
+    char *dir = test_make_dir();
+    char path[512], error[MODEL_ERROR_SIZE];
+    const int actions[] = {1, 6, 0, 5}; /* VIEW, SEARCH, UNKNOWN (bad), PURCHASE */
+    struct train_input_log log;
+    struct train_input_stats stats = {0};
+
+    snprintf(path, sizeof path, "%s/clicks.avro", dir);
+    write_clicks(path, actions, 4);
+    train_input_init(&log);
+    assert_int_equal(cmd_train_read_events(&log, path, 0, &stats, error), 0);
+    assert_int_equal(stats.records, 4);
+    assert_int_equal(stats.events, 3);
+    assert_int_equal(stats.bad, 1);
+    assert_non_null(strstr(stats.errors[0], "record 3: invalid action UNKNOWN"));
+    assert_int_equal(log.events[0].action, TOKENIZER_ACTION_VIEW);
+    assert_int_equal(log.events[1].action, TOKENIZER_ACTION_SEARCH);
+    assert_string_equal(event_text(&log, 1), "红色 shoes");
+    assert_int_equal(log.events[2].action, TOKENIZER_ACTION_PURCHASE);
+    assert_int_equal(log.events[2].timestamp_ms, 1003);
+    assert_string_equal(log.categories.ids[log.events[2].category], "c1");
+    assert_int_equal(cmd_train_read_events(&log, path, 1, &stats, error), -1);
+    assert_non_null(strstr(error, "invalid action"));
+    train_input_free(&log);
+    test_remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +377,7 @@ int main(void)
         cmocka_unit_test(reviews_holdout_every_tenth),
         cmocka_unit_test(sequences_reads),
         cmocka_unit_test(json_lines_reads),
+        cmocka_unit_test(avro_clicks_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
