@@ -5,7 +5,7 @@
  *   post-norm: x = norm(x + f(x))      pre-norm: x = x + f(norm(x))
  *
  * A call processes n_seq sequences that each add n_new rows at positions
- * pos .. pos + n_new - 1; x holds them sequence after sequence. Self-attention
+ * pos .. pos + n_new - 1; x contains them sequence after sequence. Self-attention
  * writes the new keys and values into a cache [n_seq, cache_cap, d] and
  * attends over cache rows 0 .. pos + n_new - 1, so a full forward pass is the
  * special case pos = 0, n_new = T (with no cache at all).
