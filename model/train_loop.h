@@ -5,12 +5,15 @@
  * validation HR@10 after each epoch, early stopping, and checkpoints that
  * resume exactly.
  *
- * Determinism: for a given seed, config, data file and OpenBLAS thread count,
- * two runs on the same machine and build produce bit-identical weights. The
- * shuffle order depends only on (seed, epoch), dropout draws on the
- * generator state saved in checkpoints, and every reduction of ours runs in a
- * fixed order. Not covered: other OpenBLAS versions, thread counts or CPU
- * kernels (sgemm may sum in another order), and other compilers or flags.
+ * Determinism: for a given seed, config, data file, OpenBLAS thread count and
+ * loss thread count (train_model_set_loss_threads), two runs on the same
+ * machine and build produce bit-identical weights. The shuffle order depends
+ * only on (seed, epoch), dropout draws on the generator state saved in
+ * checkpoints, and every reduction of ours runs in a fixed order. Not
+ * covered: other OpenBLAS versions, thread counts or CPU kernels (sgemm may
+ * sum in another order), and other compilers or flags. The unit tests check
+ * two runs, and a resumed run, on tiny shapes with OpenBLAS at its default
+ * thread count.
  */
 #ifndef INTENTD_TRAIN_LOOP_H
 #define INTENTD_TRAIN_LOOP_H

@@ -6,9 +6,10 @@
  * pre-norm), encoder.norm, decoder layers with masked self-attention and
  * encoder-decoder attention, decoder.norm, and the output heads.
  *
- * Dropout (inverted) is applied, when training, after the embedding, on each
- * sublayer output before the residual add, and after the feed-forward
- * activation, as torch.nn.TransformerEncoderLayer does.
+ * Dropout (inverted) is applied, when training, to the embedding + PE sum, to
+ * each sublayer output before the residual add and to the feed-forward
+ * activation. The last two match torch.nn.TransformerEncoderLayer's dropout1,
+ * dropout2 and dropout.
  * NOTE: dropout on the attention weights is not implemented.
  *
  * Not thread-safe: one struct train_model per training thread.
