@@ -1,8 +1,8 @@
 /*
- * intentd replay: recorded events (Taobao CSV, SASRec sequences, review CSV,
- * JSON Lines, Avro files) into the clickstream and reviews topics, at
- * original, scaled or maximum speed; or a topic-range copy for backfills.
- * REPLAY.md documents the inputs and options.
+ * intentd replay: sends recorded events (Taobao CSV, SASRec sequences,
+ * review CSV, JSON Lines, Avro files) to the clickstream and reviews topics
+ * at original, scaled or maximum speed. A second mode copies a topic range
+ * for backfills. REPLAY.md documents the inputs and options.
  *
  * The summary goes to stdout; progress, bad lines and errors to stderr.
  */
@@ -83,14 +83,14 @@ static void print_summary(const struct replay_cli *cli, const struct intentd_con
     replay_progress_format_duration(sent->elapsed_s, elapsed, sizeof elapsed);
     printf("replay %s%s\n", cli->dry_run ? "dry run (nothing produced)" : "done",
            sent->interrupted ? ", interrupted" : "");
-    printf("  %-26s %llu events\n", cfg->topics.clickstream, (unsigned long long)sent->clicks);
-    printf("  %-26s %llu events\n", cfg->topics.reviews, (unsigned long long)sent->reviews);
-    printf("  bad lines skipped          %llu\n", (unsigned long long)load->bad->count);
-    printf("  outside --from/--to        %llu\n", (unsigned long long)load->filtered);
-    printf("  not sent (--limit)         %llu\n",
+    printf("  events to %s: %llu\n", cfg->topics.clickstream, (unsigned long long)sent->clicks);
+    printf("  events to %s: %llu\n", cfg->topics.reviews, (unsigned long long)sent->reviews);
+    printf("  bad lines skipped: %llu\n", (unsigned long long)load->bad->count);
+    printf("  events outside --from/--to: %llu\n", (unsigned long long)load->filtered);
+    printf("  events over --limit: %llu\n",
            (unsigned long long)(load->events->count > cli->limit ? load->events->count - cli->limit : 0));
-    printf("  elapsed                    %s (%.3f s)\n", elapsed, sent->elapsed_s);
-    printf("  rate                       %.0f events/s\n", sent->elapsed_s > 0 ? (double)total / sent->elapsed_s : 0);
+    printf("  elapsed: %s (%.3f s)\n", elapsed, sent->elapsed_s);
+    printf("  rate: %.0f events/s\n", sent->elapsed_s > 0 ? (double)total / sent->elapsed_s : 0);
     fflush(stdout);
 }
 

@@ -2,9 +2,9 @@
  * Avro object container files of ClickEvent or ReviewEvent records.
  *
  * Each record is re-encoded as one Confluent frame under a private schema id
- * that names the file's writer schema, and decoded by the codec, so records
- * of an older or newer schema version are resolved to the reader schema by
- * the same rules and checks as records read from Kafka.
+ * that names the file's writer schema, and the codec decodes that frame.
+ * Records of an older or newer schema version are therefore resolved to the
+ * reader schema by the same rules and checks as records read from Kafka.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 static int register_writer(codec_t *codec, avro_schema_t schema, const char *path, uint32_t *id,
                            const char **record, char *error)
 {
-    char *json = malloc(AVRO_SCHEMA_JSON_MAX);
+    char *json = calloc(1, AVRO_SCHEMA_JSON_MAX); /* zeroed: avro_writer_memory takes a const buffer */
     codec_error_t err;
 
     if (!json) {
@@ -128,6 +128,7 @@ int replay_read_avro(struct replay_load *load, const char *path, codec_t *codec,
         snprintf(error, REPLAY_ERROR_SIZE, "cannot open Avro file %.300s: %.150s", path, avro_strerror());
         return -1;
     }
+    /* avro-c 1.11 returns a new reference here, released below. */
     avro_schema_t schema = avro_file_reader_get_writer_schema(reader);
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
     int result = -1;
@@ -144,6 +145,7 @@ int replay_read_avro(struct replay_load *load, const char *path, codec_t *codec,
     }
     if (iface)
         avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
     avro_file_reader_close(reader);
     return result;
 }

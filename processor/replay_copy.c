@@ -77,9 +77,9 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, ch
     return count;
 }
 
-/* Replaces each range's offset by the first offset at or after time_ms
- * (the end offset when no record is that new). which: 0 start, 1 end. */
-static int apply_time(struct copy_run *run, int64_t time_ms, int which, const int64_t *high, char *error)
+/* Sets each range's start (is_end 0) or end (is_end 1) to the first offset
+ * at or after time_ms, or to the end offset when no record is that new. */
+static int apply_time(struct copy_run *run, int64_t time_ms, int is_end, const int64_t *high, char *error)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(run->partitions);
 
@@ -89,7 +89,7 @@ static int apply_time(struct copy_run *run, int64_t time_ms, int which, const in
     for (int p = 0; !err && p < run->partitions; p++) {
         const rd_kafka_topic_partition_t *tp = &list->elems[p];
         int64_t offset = tp->err || tp->offset < 0 ? high[tp->partition] : tp->offset;
-        if (which == 0)
+        if (!is_end)
             run->ranges[tp->partition].start = offset;
         else
             run->ranges[tp->partition].end = offset;

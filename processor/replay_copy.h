@@ -1,11 +1,12 @@
 /*
  * Topic-range copy for backfills: records of a source topic are copied
  * with their key, value, headers and timestamp to the same partition number
- * of a destination topic. The range of each partition is fixed at start:
- * from --from-offset or the first record at or after --from-timestamp (else
- * the earliest offset) up to, not including, --to-offset or the first record
- * at or after --to-timestamp (else the end offset read at start), so records
- * written while the copy runs are not copied.
+ * of a destination topic. The range of each partition is fixed at start. It
+ * starts at --from-offset, or at the first record at or after
+ * --from-timestamp, else at the earliest offset. It ends before
+ * --to-offset, or before the first record at or after --to-timestamp, else
+ * at the end offset read at start. Records written while the copy runs are
+ * therefore not copied.
  *
  * The source is read with isolation.level=read_committed, so records of
  * aborted transactions are not copied.

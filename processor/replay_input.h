@@ -7,7 +7,7 @@
  * replay_bad_line() with its file, line number and reason. It is counted
  * and skipped, or, in strict mode, the reader stops and returns -1 with
  * that message. A reader returns -1 also when the file cannot be opened or
- * memory runs out; error then holds the message (REPLAY_ERROR_SIZE bytes).
+ * memory runs out; error then contains the message (REPLAY_ERROR_SIZE bytes).
  * Readers never print.
  */
 #ifndef INTENTD_REPLAY_INPUT_H

@@ -1,5 +1,5 @@
 /*
- * JSON Lines of ClickEvent and ReviewEvent objects, told apart by "type".
+ * JSON Lines of ClickEvent and ReviewEvent objects; the "type" member names the record.
  */
 #include <errno.h>
 #include <stdio.h>

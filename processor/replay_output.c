@@ -135,8 +135,14 @@ int replay_output_encode(const struct intentd_config *cfg, const codec_t *codec,
 int replay_output_check_json(const struct intentd_config *cfg, enum replay_kind kind, char *error)
 {
     const struct config_json_fields *f = &cfg->schemas.json;
-    const char *missing = !f->user_id[0] ? "user_id" : !f->item_id[0] ? "item_id" : !f->timestamp[0] ? "timestamp" : NULL;
+    const char *missing = NULL;
 
+    if (!f->user_id[0])
+        missing = "user_id";
+    else if (!f->item_id[0])
+        missing = "item_id";
+    else if (!f->timestamp[0])
+        missing = "timestamp";
     if (!missing && kind == REPLAY_CLICK && !f->action[0])
         missing = "action";
     if (!missing && kind == REPLAY_REVIEW && !f->category_id[0])

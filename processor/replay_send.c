@@ -10,7 +10,7 @@
 #include "replay_progress.h"
 #include "replay_time.h"
 
-/* Longest single wait, so that delivery reports and --stop are served. */
+/* Maximum single wait, so that delivery reports and a stop signal are served. */
 #define SEND_MAX_WAIT_MS 100
 
 static int stopped(const struct replay_send_options *options)

@@ -33,8 +33,8 @@ struct replay_send_result {
 };
 
 /* Sends events->items[0 .. count-1] in order. Returns 0, or -1 with a
- * message in error (REPLAY_ERROR_SIZE bytes); result holds the counts so
- * far in both cases. */
+ * message in error (REPLAY_ERROR_SIZE bytes); result contains the counts
+ * so far in both cases. */
 int replay_send_events(const struct replay_send_options *options, const struct replay_events *events, size_t count,
                        struct replay_send_result *result, char *error);
 

@@ -20,9 +20,9 @@ struct replay_pacer {
     double start_s;         /* wall time at which the first event was sent */
 };
 
-/* Returns the earliest wall time (same clock as start_s, seconds) at which
- * the event with event time timestamp_ms, the index-th event sent (from 0),
- * may be sent: the later of start + (timestamp - first) / speed and
+/* Computes the earliest wall time (seconds, the clock of start_s) at which
+ * the index-th event (from 0), with event time timestamp_ms, may be sent.
+ * That is the later of start + (timestamp - first) / speed and
  * start + index / rate. Events older than the first one are due at once. */
 double replay_pacer_due(const struct replay_pacer *pacer, int64_t timestamp_ms, uint64_t index);
 

@@ -98,7 +98,7 @@ static void pacer_later_of_both(void **state)
     struct replay_pacer pacer = {.speed = 1, .rate = 1, .first_event_ms = 0, .start_s = 0.0};
 
     (void)state;
-    /* the 10th event may not go before 10 s by rate, although its time says 2 s */
+    /* the 10th event may not go before 10 s by rate, although its event time is 2 s */
     assert_true(replay_pacer_due(&pacer, 2000, 10) == 10.0);
     /* and not before 20 s by event time, although the rate allows 1 s */
     assert_true(replay_pacer_due(&pacer, 20000, 1) == 20.0);
