@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "config.h"
@@ -74,15 +75,50 @@ static int load_inputs(struct replay_cli *cli, codec_t *codec, struct replay_loa
     return rc;
 }
 
+/* Formats Unix milliseconds as ISO-8601 UTC. */
+static void format_time(int64_t ms, char *out, size_t size)
+{
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (!gmtime_r(&seconds, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "%lld ms", (long long)ms);
+}
+
+/* Logs the plan: event count, event-time span and, when paced by --speed,
+ * how long the replay will take, so that a far outlier time shows at once. */
+static void log_start(const struct replay_cli *cli, const struct replay_events *events, size_t count)
+{
+    char first[32] = "-", last[32] = "-", duration[32] = "-";
+
+    if (count) {
+        int64_t first_ms = replay_event_time_ms(&events->items[0]);
+        int64_t last_ms = replay_event_time_ms(&events->items[count - 1]);
+        format_time(first_ms, first, sizeof first);
+        format_time(last_ms, last, sizeof last);
+        if (cli->speed > 0 && !cli->dry_run)
+            replay_progress_format_duration((double)(last_ms - first_ms) / 1000.0 / cli->speed, duration,
+                                            sizeof duration);
+    }
+    log_info("replay starting events=%zu first_event=%s last_event=%s speed=%s paced_duration=%s rate=%g "
+             "dry_run=%d", count, first, last, cli->speed_text, duration, cli->rate, cli->dry_run);
+}
+
 static void print_summary(const struct replay_cli *cli, const struct intentd_config *cfg,
-                          const struct replay_load *load, const struct replay_send_result *sent)
+                          const struct replay_load *load, const struct replay_send_result *sent, int failed)
 {
     char elapsed[32];
     uint64_t total = sent->clicks + sent->reviews;
 
     replay_progress_format_duration(sent->elapsed_s, elapsed, sizeof elapsed);
-    printf("replay %s%s\n", cli->dry_run ? "dry run (nothing produced)" : "done",
-           sent->interrupted ? ", interrupted" : "");
+    const char *outcome = "done";
+
+    if (failed)
+        outcome = "failed";
+    else if (cli->dry_run)
+        outcome = "dry run (nothing produced)";
+
+    printf("replay %s%s\n", outcome, sent->interrupted ? ", interrupted" : "");
     printf("  events to %s: %llu\n", cfg->topics.clickstream, (unsigned long long)sent->clicks);
     printf("  events to %s: %llu\n", cfg->topics.reviews, (unsigned long long)sent->reviews);
     printf("  bad lines skipped: %llu\n", (unsigned long long)load->bad->count);
@@ -117,14 +153,13 @@ static int run_files(struct replay_cli *cli, const struct intentd_config *cfg, c
         .cfg = cfg, .codec = codec, .bootstrap = cli->bootstrap, .speed = cli->speed, .rate = cli->rate,
         .dry_run = cli->dry_run, .event_time_records = cli->event_time_records, .stop = &stop_requested,
     };
-    log_info("replay starting events=%zu speed=%s rate=%g dry_run=%d", count, cli->speed_text, cli->rate,
-             cli->dry_run);
+    log_start(cli, &events, count);
     rc = replay_send_events(&options, &events, count, &sent, error);
     if (rc != 0)
         log_error("replay failed: %s", error);
-    print_summary(cli, cfg, &load, &sent);
+    print_summary(cli, cfg, &load, &sent, rc != 0);
     replay_events_free(&events);
-    return rc != 0 ? 1 : 0;
+    return rc != 0 || sent.interrupted ? 1 : 0;
 }
 
 static int run_copy(const struct replay_cli *cli, const struct intentd_config *cfg)

@@ -59,8 +59,8 @@ static void print_usage(FILE *out)
         "  --to-offset N | --to-timestamp TIME       stop before this offset or time (default: the end\n"
         "                                            offsets read at start)\n"
         "\n"
-        "Exit status: 0 on success, 1 on a Kafka failure or a bad line with --strict,\n"
-        "2 on a usage, config or input file error.\n",
+        "Exit status: 0 on success, 1 on a Kafka failure, a bad line with --strict or\n"
+        "an interrupted replay, 2 on a usage, config or input file error.\n",
         CLI_DEFAULT_TIMEOUT_S);
 }
 

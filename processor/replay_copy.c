@@ -55,28 +55,6 @@ static rd_kafka_t *open_consumer(const struct intentd_config *cfg, const char *b
     return rk;
 }
 
-/* Reads the partition count of topic; returns it, or -1 with a message. */
-static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *error)
-{
-    const struct rd_kafka_metadata *metadata;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &metadata, timeout_ms);
-    int count = -1;
-
-    rd_kafka_topic_destroy(rkt);
-    if (err) {
-        snprintf(error, REPLAY_ERROR_SIZE, "reading metadata of topic %.200s failed: %s", topic, rd_kafka_err2str(err));
-        return -1;
-    }
-    if (metadata->topic_cnt != 1 || metadata->topics[0].err)
-        snprintf(error, REPLAY_ERROR_SIZE, "topic %.200s not found (%s); create it first", topic,
-                 rd_kafka_err2str(metadata->topic_cnt ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-    else
-        count = metadata->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(metadata);
-    return count;
-}
-
 /* Sets each range's start (is_end 0) or end (is_end 1) to the first offset
  * at or after time_ms, or to the end offset when no record is that new. */
 static int apply_time(struct copy_run *run, int64_t time_ms, int is_end, const int64_t *high, char *error)
@@ -252,10 +230,10 @@ static int consume_ranges(struct copy_run *run, struct replay_copy_result *resul
 /* Checks the partition counts and fixes the ranges. */
 static int plan_copy(struct copy_run *run, struct replay_copy_result *result, char *error)
 {
-    run->partitions = partition_count(run->consumer, run->options->source, run->options->timeout_ms, error);
+    run->partitions = replay_topic_partitions(run->consumer, run->options->source, run->options->timeout_ms, error);
     if (run->partitions < 0)
         return -1;
-    int destination = partition_count(run->consumer, run->options->destination, run->options->timeout_ms, error);
+    int destination = replay_topic_partitions(run->consumer, run->options->destination, run->options->timeout_ms, error);
     if (destination < 0)
         return -1;
     if (destination < run->partitions) {

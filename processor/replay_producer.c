@@ -110,3 +110,24 @@ void replay_producer_close(struct replay_producer *p)
         rd_kafka_destroy(p->rk);
     p->rk = NULL;
 }
+
+int replay_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *error)
+{
+    const struct rd_kafka_metadata *metadata;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &metadata, timeout_ms);
+    int count = -1;
+
+    rd_kafka_topic_destroy(rkt);
+    if (err) {
+        snprintf(error, REPLAY_ERROR_SIZE, "reading metadata of topic %.200s failed: %s", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    if (metadata->topic_cnt != 1 || metadata->topics[0].err)
+        snprintf(error, REPLAY_ERROR_SIZE, "topic %.200s not found (%s); create it first, for example with intentd topics create", topic,
+                 rd_kafka_err2str(metadata->topic_cnt ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    else
+        count = metadata->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(metadata);
+    return count;
+}

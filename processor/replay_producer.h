@@ -1,9 +1,10 @@
 /*
  * The idempotent producer of `intentd replay` (enable.idempotence=true,
- * acks=all), so a retried send never writes a record twice or out of order
- * within a partition. Records with the same key go to the same partition
- * (librdkafka's murmur2_random partitioner, the Java client's default
- * hashing), which keeps each user's events in order.
+ * acks=all). Retries within one run therefore neither duplicate nor reorder
+ * the records of a partition; running the command again sends everything
+ * again. Records with the same key go to the same partition through
+ * librdkafka's murmur2_random partitioner, which hashes keys as the Java
+ * client's default partitioner does. That keeps each user's events in order.
  *
  * Thread: one thread calls every function. Delivery reports are served by
  * rd_kafka_poll() inside these functions.
@@ -49,5 +50,10 @@ void replay_producer_poll(struct replay_producer *p, int timeout_ms);
 int replay_producer_flush(struct replay_producer *p, int timeout_ms, char *error);
 
 void replay_producer_close(struct replay_producer *p);
+
+/* Reads the partition count of topic with a Metadata request through any
+ * client rk. Returns it, or -1 with a message in error (also when the
+ * topic does not exist). */
+int replay_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *error);
 
 #endif

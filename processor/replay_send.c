@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "replay_output.h"
 #include "replay_producer.h"
 #include "replay_progress.h"
@@ -12,6 +13,8 @@
 
 /* Maximum single wait, so that delivery reports and a stop signal are served. */
 #define SEND_MAX_WAIT_MS 100
+/* Timeout of the Metadata request that checks the topics. */
+#define CHECK_TIMEOUT_MS 30000
 
 static int stopped(const struct replay_send_options *options)
 {
@@ -85,6 +88,31 @@ static int send_loop(const struct replay_send_options *options, struct replay_pr
     return 0;
 }
 
+/* Checks that the topics the events go to exist, and warns when the two
+ * input topics differ in partition count, because `intentd run` requires
+ * them to be co-partitioned. */
+static int check_topics(const struct replay_send_options *options, struct replay_producer *producer,
+                        const struct replay_events *events, size_t count, char *error)
+{
+    const struct intentd_config *cfg = options->cfg;
+    int has_kind[2] = {0, 0}, partitions[2] = {0, 0};
+    const char *topics[2] = {cfg->topics.clickstream, cfg->topics.reviews};
+
+    for (size_t i = 0; i < count; i++)
+        has_kind[events->items[i].kind] = 1;
+    for (int kind = 0; kind < 2; kind++) {
+        if (!has_kind[kind])
+            continue;
+        partitions[kind] = replay_topic_partitions(producer->rk, topics[kind], CHECK_TIMEOUT_MS, error);
+        if (partitions[kind] < 0)
+            return -1;
+    }
+    if (has_kind[0] && has_kind[1] && partitions[0] != partitions[1])
+        log_warn("the input topics are not co-partitioned, so intentd run will reject them: %s has %d partitions "
+                 "and %s has %d", topics[0], partitions[0], topics[1], partitions[1]);
+    return 0;
+}
+
 int replay_send_events(const struct replay_send_options *options, const struct replay_events *events, size_t count,
                        struct replay_send_result *result, char *error)
 {
@@ -94,7 +122,9 @@ int replay_send_events(const struct replay_send_options *options, const struct r
     memset(result, 0, sizeof *result);
     if (!options->dry_run && replay_producer_open(&producer, options->cfg, options->bootstrap, error) != 0)
         return -1;
-    int rc = send_loop(options, &producer, events, count, result, error);
+    int rc = options->dry_run ? 0 : check_topics(options, &producer, events, count, error);
+    if (rc == 0)
+        rc = send_loop(options, &producer, events, count, result, error);
     if (rc == 0 && !options->dry_run)
         rc = replay_producer_flush(&producer, 120000, error);
     replay_producer_close(&producer);

@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "codec_events.h"
+#include "codec_json.h"
 #include "kafka_admin.h"
 
 #define PARTITIONS 3
@@ -439,6 +440,63 @@ static void replay_speed_timing(void **state)
     records_free(&records);
 }
 
+/* With schemas.format json and a Taobao-style mapping, --limit 50 sends
+ * the first 50 events as JSON that the same mapping decodes. */
+static void replay_json_limit(void **state)
+{
+    struct run run;
+    struct records records;
+    char slice_path[256], args[512];
+    codec_json_alias_t aliases[] = {{"pv", CODEC_ACTION_VIEW}, {"fav", CODEC_ACTION_FAVOURITE},
+                                    {"cart", CODEC_ACTION_ADD_TO_CART}, {"buy", CODEC_ACTION_PURCHASE}};
+    codec_json_mapping_t mapping;
+    codec_error_t err;
+
+    (void)state;
+    run_init(&run, "json");
+    const char *topics[] = {run.clicks, run.reviews};
+    create_topics(topics, 2);
+    FILE *file = fopen(run.config, "a");
+    assert_non_null(file);
+    fputs("  format: json\n  json:\n    user_id: uid\n    item_id: iid\n    category_id: cid\n"
+          "    action: behavior\n    timestamp: ts\n    timestamp_unit: s\n    action_values:\n"
+          "      view: pv\n      favourite: fav\n      cart: cart\n      purchase: buy\n", file);
+    assert_int_equal(fclose(file), 0);
+    snprintf(slice_path, sizeof slice_path, "%s/slice.csv", run.dir);
+    struct slice_event *slice = write_slice(slice_path, 200);
+
+    snprintf(args, sizeof args, "--taobao %s --limit 50", slice_path);
+    assert_int_equal(run_replay(&run, args), 0);
+    read_topic(run.clicks, &records);
+    assert_int_equal(records.count, 50);
+
+    codec_json_mapping_default(&mapping);
+    mapping.user_id = "uid";
+    mapping.item_id = "iid";
+    mapping.category_id = "cid";
+    mapping.action = "behavior";
+    mapping.timestamp = "ts";
+    mapping.timestamp_unit = CODEC_TIME_SECONDS;
+    mapping.action_aliases = aliases;
+    mapping.action_alias_count = 4;
+    for (size_t j = 0; j < records.count; j++) {
+        codec_click_event_t click = {0};
+        const struct record *r = &records.items[j];
+        if (codec_json_decode_click(&mapping, r->value, r->len, &click, &err) != CODEC_OK)
+            fail_msg("record %zu is not the mapped JSON: %s", j, err.message);
+        assert_string_equal(r->key, click.user_id);
+        /* every record is one of the first 50 events in send order */
+        int found = 0;
+        for (size_t i = 0; i < 50; i++)
+            found |= strcmp(slice[i].user, click.user_id) == 0 && strcmp(slice[i].item, click.item_id) == 0 &&
+                     slice[i].seconds * 1000 == click.timestamp_ms;
+        assert_true(found);
+        codec_click_clear(&click);
+    }
+    records_free(&records);
+    free(slice);
+}
+
 #define COPY_PER_PARTITION 10
 #define COPY_BASE_S 1700000000LL
 
@@ -530,6 +588,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replay_slice_roundtrip),
         cmocka_unit_test(replay_speed_timing),
+        cmocka_unit_test(replay_json_limit),
         cmocka_unit_test(replay_topic_copy),
     };
     const char *value = getenv("INTENTD_TEST_BOOTSTRAP");
