@@ -201,6 +201,19 @@ static void reviews_quoting_and_bom(void **state)
     fixture_free(f);
 }
 
+/* A byte-order mark before the header does not hide the "cat" column. */
+static void reviews_bom_before_header(void **state)
+{
+    struct fixture *f = fixture_text("\xEF\xBB\xBF" "cat,label,review,user_id,item_id\n书籍,0,差,u1,i1\n");
+
+    (void)state;
+    assert_int_equal(replay_read_reviews(&f->load, f->path, NULL, f->error), 0);
+    assert_int_equal(f->events.count, 1);
+    assert_string_equal(review_at(f, 0)->category_id, "书籍");
+    assert_int_equal(review_at(f, 0)->rating, 1);
+    fixture_free(f);
+}
+
 static void reviews_bad_lines_named(void **state)
 {
     const char text[] = "cat,label,review,user_id,item_id\n"
@@ -325,7 +338,8 @@ int main(void)
         cmocka_unit_test(taobao_maps_behaviors),      cmocka_unit_test(taobao_bad_lines_named),
         cmocka_unit_test(taobao_strict_stops),        cmocka_unit_test(bad_lines_capped_at_ten),
         cmocka_unit_test(sequences_synthetic_minutes), cmocka_unit_test(sequences_bad_lines),
-        cmocka_unit_test(reviews_quoting_and_bom),    cmocka_unit_test(reviews_bad_lines_named),
+        cmocka_unit_test(reviews_quoting_and_bom),
+        cmocka_unit_test(reviews_bom_before_header),    cmocka_unit_test(reviews_bad_lines_named),
         cmocka_unit_test(reviews_without_users_rejected), cmocka_unit_test(reviews_header_checked),
         cmocka_unit_test(jsonl_clicks_and_reviews),   cmocka_unit_test(time_filter_half_open),
         cmocka_unit_test(sort_is_stable_merge),

@@ -228,6 +228,78 @@ static void avro_container_clicks(void **state)
     unlink(path);
 }
 
+/* Reads the text of a schema file of the catalogue folder into a new schema. */
+static avro_schema_t load_schema(const char *name)
+{
+    char path[512], text[8192];
+    avro_schema_t schema;
+
+    snprintf(path, sizeof path, "%s/schemas/%s", INTENTD_SOURCE_DIR, name);
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    size_t len = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[len] = '\0';
+    assert_int_equal(avro_schema_from_json_length(text, len, &schema), 0);
+    return schema;
+}
+
+/* A file written with the older ClickEvent v1 schema, whose Action enum
+ * lists its symbols in another order, is resolved to the reader schema by
+ * symbol name. */
+static void avro_container_old_version(void **state)
+{
+    codec_t *codec;
+    codec_error_t err;
+    avro_file_writer_t writer;
+    avro_value_t value, field, branch;
+    char path[64], error[REPLAY_ERROR_SIZE];
+
+    (void)state;
+    assert_int_equal(codec_open(CATALOGUE, &codec, &err), CODEC_OK);
+    avro_schema_t schema = load_schema("click_event_v1.avsc");
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    assert_non_null(iface);
+    assert_int_equal(avro_generic_value_new(iface, &value), 0);
+    strcpy(path, "/tmp/test_replay_XXXXXX.avro");
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    assert_int_equal(avro_file_writer_create(path, schema, &writer), 0);
+
+    avro_value_get_by_name(&value, "user_id", &field, NULL);
+    avro_value_set_string(&field, "old-user");
+    avro_value_get_by_name(&value, "item_id", &field, NULL);
+    avro_value_set_string(&field, "old-item");
+    avro_value_get_by_name(&value, "category_id", &field, NULL);
+    avro_value_set_branch(&field, 1, &branch);
+    avro_value_set_string(&branch, "c7");
+    avro_value_get_by_name(&value, "action", &field, NULL);
+    avro_value_set_enum(&field, 4); /* VIEW is symbol 4 in v1, 1 in the reader schema */
+    avro_value_get_by_name(&value, "timestamp", &field, NULL);
+    avro_value_set_long(&field, 99);
+    assert_int_equal(avro_file_writer_append_value(writer, &value), 0);
+    assert_int_equal(avro_file_writer_close(writer), 0);
+    avro_value_decref(&value);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+
+    struct replay_bad_lines bad = {0};
+    struct replay_events events = {0};
+    struct replay_load load = {.events = &events, .bad = &bad};
+    assert_int_equal(replay_read_avro(&load, path, codec, error), 0);
+    assert_int_equal(events.count, 1);
+    assert_string_equal(events.items[0].u.click.user_id, "old-user");
+    assert_string_equal(events.items[0].u.click.category_id, "c7");
+    assert_int_equal(events.items[0].u.click.action, CODEC_ACTION_VIEW);
+    assert_int_equal(events.items[0].u.click.timestamp_ms, 99);
+    assert_null(events.items[0].u.click.query);
+    replay_events_free(&events);
+    codec_close(codec);
+    unlink(path);
+}
+
 /* A JSON record written through a Taobao-style mapping decodes back with
  * the same mapping, as `intentd run` reads it. */
 static void output_json_roundtrip(void **state)
@@ -310,6 +382,7 @@ int main(void)
         cmocka_unit_test(linkage_groups_users),  cmocka_unit_test(linkage_picks_real_interactions),
         cmocka_unit_test(linkage_is_deterministic), cmocka_unit_test(linkage_mix_spreads),
         cmocka_unit_test(reviews_use_linkage),   cmocka_unit_test(avro_container_clicks),
+        cmocka_unit_test(avro_container_old_version),
         cmocka_unit_test(output_json_roundtrip), cmocka_unit_test(output_avro_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
