@@ -107,7 +107,9 @@ static int check_options(const struct model *m, const struct model_generate_opti
     int vocab = m->config.vocab_size;
     const char *problem = NULL;
 
-    if (o->max_tokens < 1)
+    if (o->method != MODEL_GENERATE_GREEDY && o->method != MODEL_GENERATE_BEAM && o->method != MODEL_GENERATE_SAMPLE)
+        problem = "method must be greedy (0), beam (1) or sample (2)";
+    else if (o->max_tokens < 1)
         problem = "max_tokens must be at least 1";
     else if (o->bos < 0 || o->bos >= vocab || o->eos < 0 || o->eos >= vocab)
         problem = "bos and eos must be token ids below vocab_size";

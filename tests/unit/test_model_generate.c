@@ -235,6 +235,9 @@ static void invalid_options_rejected(void **state)
     o.beam_width = 0;
     assert_int_equal(model_generate(&f->model, &f->arena, f->memory, SRC, &o, out, &n, NULL, error), -1);
     assert_non_null(strstr(error, "beam_width"));
+    options(&o, (enum model_generate_method)7);
+    assert_int_equal(model_generate(&f->model, &f->arena, f->memory, SRC, &o, out, &n, NULL, error), -1);
+    assert_non_null(strstr(error, "method"));
 }
 
 int main(void)
