@@ -1,5 +1,5 @@
 /*
- * A bump allocator for activations. A forward pass asks for all of its
+ * A bump allocator for activations. A forward pass takes all of its
  * buffers from one arena that is reset per batch, so the hot path does no
  * malloc once the arena has grown to the largest batch seen.
  */
@@ -15,7 +15,7 @@ struct model_arena {
     size_t high_water; /* max of used since init, for sizing */
 };
 
-/* Makes sure the arena holds at least bytes and resets it. Reallocates only
+/* Makes sure the arena has room for at least bytes and resets it. Reallocates only
  * when bytes exceeds the current size (contents are lost). Returns 0, or -1
  * when the allocation fails. */
 int model_arena_reserve(struct model_arena *arena, size_t bytes);

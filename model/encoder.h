@@ -12,7 +12,7 @@
  * tokens: [batch, seq_len]; sequence b uses tokens[b, 0 .. lengths[b]-1] and
  * the rest is padding (ignored, may hold any value). lengths[b] may be 0.
  * Padded keys are masked; in causal mode (config.encoder_mode) position t
- * also sees positions 0 .. t only. The result is after encoder.norm.
+ * also attends to positions 0 .. t only. The result is after encoder.norm.
  *
  * hidden: [batch, seq_len, d] or NULL. Rows at padded positions hold finite
  * values that carry no meaning.

@@ -30,9 +30,9 @@ void model_linear(float *y, const float *x, const float *w, const float *b, int 
 
 /* Recommended OpenBLAS thread count for this model: 1. Measured with
  * `tests/bench/run model` (keys enc_t1_* against enc_t2_*) on a 2-core AMD
- * EPYC VM shared with other jobs, default model, 64 tokens, sequences/s with
- * 1 and 2 threads: batch 1 5362 and 4325, batch 64 5342 and 4923, batch 256
- * 5238 and 2226 (tests/bench/RESULTS.md has the runs). The matrices (K = 64)
+ * EPYC VM shared with other jobs, default model, 64 tokens. Sequences/s with
+ * 1 and 2 threads were: batch 1 5362 and 4325, batch 64 5342 and 4923, batch
+ * 256 5238 and 2226 (tests/bench/RESULTS.md has the runs). The matrices (K = 64)
  * are too small for a second thread to pay for its synchronisation, and
  * OpenBLAS worker threads spin, taking the core the Kafka client needs. */
 #define MODEL_BLAS_THREADS_DEFAULT 1

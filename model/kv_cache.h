@@ -8,9 +8,9 @@
  *
  * A cache holds up to config.max_len tokens. Appending past that slides the
  * window: the cache is rebuilt from the last max_len tokens (one full encode),
- * because every position of the window shifts. NOTE: so once a user has
- * max_len tokens, every append costs a full encode plus a malloc of the
- * token window; the O(length) cost holds only while the window fills.
+ * because every position of the window shifts. NOTE: once a user has
+ * max_len tokens, every append therefore costs a full encode plus a malloc
+ * of the token window. The O(length) cost applies only while the window fills.
  *
  * Ownership: the caller owns the cache (for example in its per-user state) and
  * frees it with model_kv_cache_free. Not thread-safe; one thread per cache.
