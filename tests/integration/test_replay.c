@@ -528,6 +528,39 @@ static void produce_source(const char *topic)
     rd_kafka_destroy(producer);
 }
 
+/* Produces, per partition of topic, COPY_PER_PARTITION records in a
+ * committed transaction and then 2 records in an aborted one. */
+static void produce_transactional(const char *topic)
+{
+    rd_kafka_conf_t *conf = client_conf();
+    char error[512], key[32], value[32];
+
+    rd_kafka_conf_set(conf, "transactional.id", topic, error, sizeof error);
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    assert_non_null(producer);
+    assert_null(rd_kafka_init_transactions(producer, 30000));
+    for (int round = 0; round < 2; round++) {
+        int count = round == 0 ? COPY_PER_PARTITION : 2;
+        assert_null(rd_kafka_begin_transaction(producer));
+        for (int p = 0; p < PARTITIONS; p++) {
+            for (int i = 0; i < count; i++) {
+                snprintf(key, sizeof key, "k%d-%d", p, round == 0 ? i : 100 + i);
+                snprintf(value, sizeof value, "txn %d-%d", p, i);
+                assert_int_equal(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(p),
+                                                   RD_KAFKA_V_KEY(key, strlen(key)),
+                                                   RD_KAFKA_V_VALUE(value, strlen(value)),
+                                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                                 0);
+            }
+        }
+        if (round == 0)
+            assert_null(rd_kafka_commit_transaction(producer, 30000));
+        else
+            assert_null(rd_kafka_abort_transaction(producer, 30000));
+    }
+    rd_kafka_destroy(producer);
+}
+
 /* Checks that topic contains, per partition, the source records first..last-1. */
 static void check_copy(const char *topic, int first, int last)
 {
@@ -583,6 +616,36 @@ static void replay_topic_copy(void **state)
     check_copy(times, 7, 9);
 }
 
+/* A transactional source: committed records are copied, aborted ones and
+ * the transaction markers are not, and the copy ends although the last
+ * offsets of each partition are markers. */
+static void replay_copy_transactional(void **state)
+{
+    struct run run;
+    struct records records;
+    char source[128], destination[128], args[512], key[32];
+
+    (void)state;
+    run_init(&run, "txcopy");
+    snprintf(source, sizeof source, "copy-txn-source-%s", run.suffix);
+    snprintf(destination, sizeof destination, "copy-txn-destination-%s", run.suffix);
+    const char *topics[] = {source, destination};
+    create_topics(topics, 2);
+    produce_transactional(source);
+
+    snprintf(args, sizeof args, "--from-topic %s --to-topic %s --timeout 10", source, destination);
+    double start = now_s();
+    assert_int_equal(run_replay(&run, args), 0);
+    assert_true(now_s() - start < 30.0);
+    read_topic(destination, &records);
+    assert_int_equal(records.count, PARTITIONS * COPY_PER_PARTITION);
+    for (size_t j = 0; j < records.count; j++) {
+        snprintf(key, sizeof key, "k%d-%d", records.items[j].partition, (int)records.items[j].offset);
+        assert_string_equal(records.items[j].key, key);
+    }
+    records_free(&records);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +653,7 @@ int main(void)
         cmocka_unit_test(replay_speed_timing),
         cmocka_unit_test(replay_json_limit),
         cmocka_unit_test(replay_topic_copy),
+        cmocka_unit_test(replay_copy_transactional),
     };
     const char *value = getenv("INTENTD_TEST_BOOTSTRAP");
     if (!value || !value[0]) {
