@@ -41,6 +41,26 @@ static void print_bad_lines(const struct replay_bad_lines *bad)
                  (unsigned long long)(bad->count - bad->shown), REPLAY_BAD_SHOWN);
 }
 
+/* Reads one input file with the reader of its kind. */
+static int read_input(const struct replay_cli_input *in, codec_t *codec, const struct replay_linkage *linkage,
+                      struct replay_load *load, char *error)
+{
+    switch (in->kind) {
+    case REPLAY_INPUT_TAOBAO:
+        return replay_read_taobao(load, in->path, error);
+    case REPLAY_INPUT_SEQUENCES:
+        return replay_read_sequences(load, in->path, error);
+    case REPLAY_INPUT_REVIEWS:
+        return replay_read_reviews(load, in->path, linkage, error);
+    case REPLAY_INPUT_JSONL:
+        return replay_read_jsonl(load, in->path, error);
+    case REPLAY_INPUT_AVRO:
+        return replay_read_avro(load, in->path, codec, error);
+    }
+    snprintf(error, REPLAY_ERROR_SIZE, "unknown input kind %d", (int)in->kind);
+    return -1;
+}
+
 /* Reads every input file into events, in command-line order. */
 static int load_inputs(struct replay_cli *cli, codec_t *codec, struct replay_load *load, char *error)
 {
@@ -60,13 +80,7 @@ static int load_inputs(struct replay_cli *cli, codec_t *codec, struct replay_loa
 
         load->input = (uint32_t)i;
         load->sequence = 0;
-        switch (in->kind) {
-        case REPLAY_INPUT_TAOBAO: rc = replay_read_taobao(load, in->path, error); break;
-        case REPLAY_INPUT_SEQUENCES: rc = replay_read_sequences(load, in->path, error); break;
-        case REPLAY_INPUT_REVIEWS: rc = replay_read_reviews(load, in->path, have_linkage ? &linkage : NULL, error); break;
-        case REPLAY_INPUT_JSONL: rc = replay_read_jsonl(load, in->path, error); break;
-        case REPLAY_INPUT_AVRO: rc = replay_read_avro(load, in->path, codec, error); break;
-        }
+        rc = read_input(in, codec, have_linkage ? &linkage : NULL, load, error);
         if (rc == 0)
             log_info("input read file=%s events=%zu", in->path, load->events->count - before);
     }

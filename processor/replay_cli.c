@@ -143,6 +143,25 @@ static const struct option cli_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Parses the time of option name into *ms. Returns -1 to go on, or 2. */
+static int time_option(const char *name, const char *arg, int64_t *ms)
+{
+    if (replay_time_parse(arg, ms) == 0)
+        return -1;
+    fprintf(stderr, "intentd replay: invalid %s '%s': expected Unix seconds or ISO-8601 such as "
+            "2017-11-26T09:00:00Z\n", name, arg);
+    return 2;
+}
+
+/* Parses the offset of option name into *offset. Returns -1 to go on, or 2. */
+static int offset_option(const char *name, const char *arg, int64_t *offset)
+{
+    if (parse_count(arg, offset) == 0)
+        return -1;
+    fprintf(stderr, "intentd replay: invalid %s '%s': expected an offset >= 0\n", name, arg);
+    return 2;
+}
+
 /* Options that take a time or a number. Returns -1 to go on, or 2. */
 static int handle_value_option(struct replay_cli *cli, int option, const char *arg)
 {
@@ -151,28 +170,32 @@ static int handle_value_option(struct replay_cli *cli, int option, const char *a
     switch (option) {
     case OPT_SPEED:
         cli->speed_text = arg;
-        return parse_positive(arg, 1, &cli->speed) == 0 ? -1 : usage_error("invalid --speed '%s': expected max or a number > 0", arg);
+        if (parse_positive(arg, 1, &cli->speed) != 0)
+            return usage_error("invalid --speed '%s': expected max or a number > 0", arg);
+        return -1;
     case OPT_RATE:
-        return parse_positive(arg, 0, &cli->rate) == 0 ? -1 : usage_error("invalid --rate '%s': expected events per second > 0", arg);
+        if (parse_positive(arg, 0, &cli->rate) != 0)
+            return usage_error("invalid --rate '%s': expected events per second > 0", arg);
+        return -1;
     case OPT_FROM:
         cli->has_from = 1;
-        return replay_time_parse(arg, &cli->from_ms) == 0 ? -1 : usage_error("invalid --from '%s': expected Unix seconds or ISO-8601", arg);
+        return time_option("--from", arg, &cli->from_ms);
     case OPT_TO:
         cli->has_to = 1;
-        return replay_time_parse(arg, &cli->to_ms) == 0 ? -1 : usage_error("invalid --to '%s': expected Unix seconds or ISO-8601", arg);
+        return time_option("--to", arg, &cli->to_ms);
     case OPT_FROM_TIMESTAMP:
-        return replay_time_parse(arg, &cli->from_timestamp_ms) == 0 ? -1 : usage_error("invalid --from-timestamp '%s': expected Unix seconds or ISO-8601", arg);
+        return time_option("--from-timestamp", arg, &cli->from_timestamp_ms);
     case OPT_TO_TIMESTAMP:
-        return replay_time_parse(arg, &cli->to_timestamp_ms) == 0 ? -1 : usage_error("invalid --to-timestamp '%s': expected Unix seconds or ISO-8601", arg);
+        return time_option("--to-timestamp", arg, &cli->to_timestamp_ms);
+    case OPT_FROM_OFFSET:
+        return offset_option("--from-offset", arg, &cli->from_offset);
+    case OPT_TO_OFFSET:
+        return offset_option("--to-offset", arg, &cli->to_offset);
     case OPT_LIMIT:
         if (parse_count(arg, &count) != 0)
             return usage_error("invalid --limit '%s': expected a count of events", arg);
         cli->limit = (uint64_t)count;
         return -1;
-    case OPT_FROM_OFFSET:
-        return parse_count(arg, &cli->from_offset) == 0 ? -1 : usage_error("invalid --from-offset '%s': expected an offset >= 0", arg);
-    case OPT_TO_OFFSET:
-        return parse_count(arg, &cli->to_offset) == 0 ? -1 : usage_error("invalid --to-offset '%s': expected an offset >= 0", arg);
     case OPT_TIMEOUT:
         if (parse_count(arg, &count) != 0 || count < 1 || count > 3600)
             return usage_error("invalid --timeout '%s': expected 1..3600 seconds", arg);

@@ -233,7 +233,8 @@ static int plan_copy(struct copy_run *run, struct replay_copy_result *result, ch
     run->partitions = replay_topic_partitions(run->consumer, run->options->source, run->options->timeout_ms, error);
     if (run->partitions < 0)
         return -1;
-    int destination = replay_topic_partitions(run->consumer, run->options->destination, run->options->timeout_ms, error);
+    int destination =
+        replay_topic_partitions(run->consumer, run->options->destination, run->options->timeout_ms, error);
     if (destination < 0)
         return -1;
     if (destination < run->partitions) {

@@ -124,7 +124,8 @@ int replay_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, c
         return -1;
     }
     if (metadata->topic_cnt != 1 || metadata->topics[0].err)
-        snprintf(error, REPLAY_ERROR_SIZE, "topic %.200s not found (%s); create it first, for example with intentd topics create", topic,
+        snprintf(error, REPLAY_ERROR_SIZE, "topic %.200s not found (%s); create it first, for example with "
+                 "intentd topics create", topic,
                  rd_kafka_err2str(metadata->topic_cnt ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
     else
         count = metadata->topics[0].partition_cnt;

@@ -14,7 +14,6 @@ void replay_progress_start(struct replay_progress *progress, FILE *out, uint64_t
     progress->total = total;
     progress->start_s = replay_now_s();
     progress->last_s = progress->start_s;
-    progress->drawn = 0;
 }
 
 void replay_progress_format_duration(double seconds, char *out, size_t size)
@@ -46,7 +45,6 @@ static void report(struct replay_progress *progress, uint64_t done, double now)
     fprintf(progress->out, "\r[%s] %5.1f%%  %llu/%llu events  %.0f events/s  ETA %s ", bar, fraction * 100,
             (unsigned long long)done, (unsigned long long)progress->total, rate, eta_text);
     fflush(progress->out);
-    progress->drawn = 1;
 }
 
 void replay_progress_update(struct replay_progress *progress, uint64_t done)
@@ -64,6 +62,5 @@ void replay_progress_finish(struct replay_progress *progress, uint64_t done)
     if (progress->tty) {
         report(progress, done, replay_now_s());
         fputc('\n', progress->out);
-        progress->drawn = 0;
-    }
+        }
 }

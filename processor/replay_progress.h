@@ -18,7 +18,6 @@ struct replay_progress {
     uint64_t total;   /* events planned; 0 when unknown */
     double start_s;   /* replay_now_s() at the start */
     double last_s;    /* time of the last output */
-    int drawn;        /* a bar is on the screen and needs a newline */
 };
 
 void replay_progress_start(struct replay_progress *progress, FILE *out, uint64_t total);
