@@ -28,6 +28,6 @@ exec "$INTENTD" train \
     --seed 20261204 --threads 2 \
     --d-model 64 --layers 2 --heads 2 --d-ff 256 --max-len 64 --dropout 0.1 \
     --epochs 3 --patience 0 --batch-size 64 --lr 0.002 --warmup 100 \
-    --bpe-merges 6000 --max-text-tokens 48 \
+    --bpe-merges 6000 --max-text-tokens 59 \
     --item-min-count 2 --item-max-size 50000 --item-buckets 1024 --category-buckets 64 \
     "$@"

@@ -18,8 +18,19 @@
 #include "train_layers.h"
 
 /* Samples per sorting window: batches are cut from windows of this many
- * batches sorted by window length, so that a batch pads less. */
+ * batches sorted by kind and window length, so that a batch pads less. */
 #define EVENTS_BUCKET_BATCHES 16
+
+/* Sort key of a sample within its window: batches of one kind (with
+ * next-event labels, or a review's sentiment only) and similar length. One
+ * kind per batch keeps the large item and decoder gradients of event samples
+ * from shrinking, through clipping, the sentiment gradient of reviews. */
+struct train_events_key {
+    int kind;
+    long length;
+    int position;
+    int32_t sample;
+};
 
 static double now_seconds(void)
 {
@@ -51,8 +62,9 @@ int train_events_session_init(struct train_events_session *s, struct train_model
         return -1;
     }
     s->order = malloc((size_t)data->n_train * sizeof(int32_t));
+    s->keys = malloc((size_t)config->batch_size * EVENTS_BUCKET_BATCHES * sizeof *s->keys);
     s->core.best_params = model_alloc_floats(model->params.count);
-    if (!s->order || !s->core.best_params ||
+    if (!s->order || !s->keys || !s->core.best_params ||
         train_events_batch_alloc(&s->batch, model->max_B, model->max_T, data->options.offer_items) != 0) {
         snprintf(error, MODEL_ERROR_SIZE, "out of memory setting up training on %ld samples", data->n_train);
         train_events_session_free(s);
@@ -75,6 +87,7 @@ void train_events_session_free(struct train_events_session *s)
     optim_adamw_free(&s->core.opt);
     train_events_batch_free(&s->batch);
     free(s->order);
+    free(s->keys);
     free(s->core.best_params);
     memset(s, 0, sizeof *s);
 }
@@ -88,53 +101,47 @@ int train_events_session_resume(struct train_events_session *s, const char *path
     return 0;
 }
 
-struct keyed_sample {
-    long length;
-    int position;
-    int32_t sample;
-};
-
-static int compare_keyed(const void *a, const void *b)
+static int compare_keys(const void *a, const void *b)
 {
-    const struct keyed_sample *x = a, *y = b;
+    const struct train_events_key *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
     if (x->length != y->length)
         return x->length < y->length ? -1 : 1;
     return x->position < y->position ? -1 : x->position > y->position;
 }
 
-static long sample_length(const struct train_events_data *d, int32_t sample)
+static struct train_events_key sample_key(const struct train_events_session *s, int32_t sample, int position)
 {
-    long begin = d->user_begin[d->train_user[sample]];
+    const struct train_events_data *d = s->data;
+    int user = d->train_user[sample], cut = d->train_cut[sample];
+    long begin = d->user_begin[user];
     long first = begin > 0 ? d->token_end[begin - 1] : 0;
-    return d->token_end[begin + d->train_cut[sample] - 1] - first;
+    long length = d->token_end[begin + cut - 1] - first;
+
+    return (struct train_events_key){cut >= d->train_length[user], length < s->batch.T ? length : s->batch.T,
+                                     position, sample};
 }
 
 /* The epoch's order depends only on (seed, epoch), so a resumed run
  * rebuilds it without storing it. */
-static int shuffle_epoch(struct train_events_session *s)
+static void shuffle_epoch(struct train_events_session *s)
 {
     const struct train_events_data *d = s->data;
     uint64_t rng = s->config.seed * 0x9E3779B97F4A7C15ULL + (uint64_t)s->core.epoch;
     int window = s->config.batch_size * EVENTS_BUCKET_BATCHES;
-    struct keyed_sample *keyed = malloc((size_t)window * sizeof *keyed);
 
-    if (!keyed)
-        return -1;
     for (long i = 0; i < d->n_train; i++)
         s->order[i] = (int32_t)i;
     train_shuffle(s->order, (int)d->n_train, &rng);
     for (long begin = 0; begin < d->n_train; begin += window) {
         int n = d->n_train - begin < window ? (int)(d->n_train - begin) : window;
-        for (int i = 0; i < n; i++) {
-            long length = sample_length(d, s->order[begin + i]);
-            keyed[i] = (struct keyed_sample){length < s->batch.T ? length : s->batch.T, i, s->order[begin + i]};
-        }
-        qsort(keyed, (size_t)n, sizeof keyed[0], compare_keyed);
         for (int i = 0; i < n; i++)
-            s->order[begin + i] = keyed[i].sample;
+            s->keys[i] = sample_key(s, s->order[begin + i], i);
+        qsort(s->keys, (size_t)n, sizeof s->keys[0], compare_keys);
+        for (int i = 0; i < n; i++)
+            s->order[begin + i] = s->keys[i].sample;
     }
-    free(keyed);
-    return 0;
 }
 
 float train_events_session_step(struct train_events_session *s)
@@ -144,8 +151,10 @@ float train_events_session_step(struct train_events_session *s)
     int size = s->config.batch_size;
     int32_t users[size], cuts[size];
 
-    if (s->order_epoch != s->core.epoch && shuffle_epoch(s) == 0)
+    if (s->order_epoch != s->core.epoch) {
+        shuffle_epoch(s);
         s->order_epoch = s->core.epoch;
+    }
 
     long begin = s->core.batch_index * size;
     int n = d->n_train - begin < size ? (int)(d->n_train - begin) : size;

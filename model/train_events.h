@@ -40,7 +40,8 @@ struct train_events_options {
     int offer_items;        /* decoder items per target (4) */
     int propensity_window;  /* events after the cut that count for propensity (5) */
     int bpe_merges;         /* 2000 */
-    long bpe_max_bytes;     /* text bytes the BPE learns from, the first ones in input order (8 MiB) */
+    long bpe_max_bytes;     /* text bytes the BPE learns from (8 MiB): texts are taken user by user, users in
+                               order of first appearance, and a text that would pass the cap is skipped */
     struct tokenizer_build_options vocab;
 };
 
@@ -105,12 +106,16 @@ void train_events_batch_fill(struct train_events_batch *b, const struct train_ev
                              const struct tokenizer *tokenizer, const int32_t *users, const int32_t *cuts,
                              const int *limits, int n, int holdout);
 
-/* Validation metrics. HR@10 and NDCG@10 rank the held-out item among all
- * item tokens [item_begin, item_end) (full catalogue, buckets included). */
+/* Validation metrics. HR@10 and NDCG@10 rank a held-out known item among
+ * all known items [item_begin, item_bucket_begin) (the full catalogue, no
+ * sampled negatives); held-out events with an unknown item or none count
+ * only for the other metrics. */
 struct train_events_metrics {
-    long next_samples, item_samples, sentiment_samples;
+    long next_samples, item_samples, sentiment_samples; /* item_samples: held-out known items */
     double hr10, ndcg10;
     double action_accuracy, category_accuracy;
+    double action_baseline;     /* accuracy of always predicting the most frequent held-out action */
+    long action_counts[TOKENIZER_N_ACTIONS]; /* held-out next actions per class */
     double propensity_log_loss; /* against a purchase as the held-out event */
     double sentiment_accuracy;
     double score;               /* sum of the four accuracies that have samples: higher is better */
@@ -135,6 +140,8 @@ struct train_events_progress {
     int improved;
     int stopping;               /* 1 in the last report: early stop, time limit or epoch limit */
 };
+
+struct train_events_key;
 
 typedef void (*train_events_progress_fn)(const struct train_events_progress *progress, void *user);
 
@@ -162,6 +169,7 @@ struct train_events_session {
     const struct tokenizer *tokenizer;
     struct train_events_batch batch;
     int32_t *order;             /* [n_train] this epoch's sample order */
+    struct train_events_key *keys; /* sort scratch of one window */
     int order_epoch;
     long batches_per_epoch;
     double elapsed_seconds;

@@ -74,20 +74,21 @@ static int run_heads(struct eval_buffers *e, struct train_events_batch *b, int n
     return 0;
 }
 
-/* Adds the next-event metrics of row i to the sums in m. */
+/* Adds the next-event metrics of row i to the sums in m. The item is ranked
+ * among the known items only, the ones the processor can recommend. */
 static void score_next(struct train_events_metrics *m, const struct eval_buffers *e,
-                       const struct train_events_batch *b, int i)
+                       const struct train_events_batch *b, int i, int known_end)
 {
     const struct model_config *c = &e->view.config;
-    int n_items = c->item_end - c->item_begin;
+    int n_items = c->item_end - c->item_begin, n_known = known_end - c->item_begin;
     int target = b->item_targets[(size_t)i * b->batch.T + b->lengths[i] - 1];
 
     m->next_samples++;
-    if (target >= c->item_begin && target < c->item_end) {
+    if (target >= c->item_begin && target < known_end) {
         const float *scores = e->items + (size_t)i * n_items;
         float own = scores[target - c->item_begin];
         int rank = 0;
-        for (int j = 0; j < n_items; j++)
+        for (int j = 0; j < n_known; j++)
             rank += scores[j] > own;
         m->item_samples++;
         if (rank < 10) {
@@ -95,6 +96,8 @@ static void score_next(struct train_events_metrics *m, const struct eval_buffers
             m->ndcg10 += 1.0 / log2(rank + 2.0);
         }
     }
+    if (b->action[i] >= 0 && b->action[i] < TOKENIZER_N_ACTIONS)
+        m->action_counts[b->action[i]]++;
     if (b->action[i] >= 0 && c->n_actions > 0)
         m->action_accuracy += argmax(e->actions + (size_t)i * c->n_actions, c->n_actions) == b->action[i];
     if (b->category[i] >= 0 && c->n_categories > 0)
@@ -119,7 +122,7 @@ static int evaluate_next(struct train_events_batch *b, struct eval_buffers *e, c
         if (run_heads(e, b, n, error) != 0)
             return -1;
         for (int i = 0; i < n; i++)
-            score_next(m, e, b, i);
+            score_next(m, e, b, i, tok->layout.item_bucket_begin);
     }
     return 0;
 }
@@ -154,6 +157,10 @@ static void finish_metrics(struct train_events_metrics *m)
         m->score += m->hr10;
     }
     if (m->next_samples > 0) {
+        long most = 0;
+        for (int a = 0; a < TOKENIZER_N_ACTIONS; a++)
+            most = m->action_counts[a] > most ? m->action_counts[a] : most;
+        m->action_baseline = (double)most / (double)m->next_samples;
         m->action_accuracy /= (double)m->next_samples;
         m->category_accuracy /= (double)m->next_samples;
         m->propensity_log_loss /= (double)m->next_samples;

@@ -338,11 +338,15 @@ static void print_summary(const struct train_options *o, const struct tokenizer 
     printf("training: %d epochs run, best epoch %d, %ld updates%s\n", s->core.epoch, s->core.best_epoch + 1,
            s->core.opt.step, s->stopped_by_time ? ", stopped by --time-limit" : "");
     printf("validation (%ld next-event users, %ld held-out reviews):\n", v->next_samples, v->sentiment_samples);
-    printf("  next-item HR@10 %.4f  NDCG@10 %.4f  (full catalogue, %ld users with an item)\n", v->hr10, v->ndcg10,
-           v->item_samples);
-    printf("  next-action accuracy %.4f  category accuracy %.4f  propensity log-loss %.4f\n", v->action_accuracy,
-           v->category_accuracy, v->propensity_log_loss);
-    printf("  sentiment accuracy %.4f\n", v->sentiment_accuracy);
+    if (v->item_samples > 0)
+        printf("  next-item HR@10 %.4f  NDCG@10 %.4f  (among all known items; %ld users with a known item)\n", v->hr10,
+               v->ndcg10, v->item_samples);
+    if (v->next_samples > 0)
+        printf("  next-action accuracy %.4f (most frequent action: %.4f)  category accuracy %.4f  "
+               "propensity log-loss %.4f\n", v->action_accuracy, v->action_baseline, v->category_accuracy,
+               v->propensity_log_loss);
+    if (v->sentiment_samples > 0)
+        printf("  sentiment accuracy %.4f\n", v->sentiment_accuracy);
 }
 
 /* Creates the model, trains it and writes it. Returns the exit status. */
