@@ -365,6 +365,71 @@ static void avro_clicks_read(void **state)
     test_remove_dir(dir);
 }
 
+/* Writes reviews of user u9 with the given ratings. */
+static void write_reviews(const char *path, const int *ratings, int n)
+{
+    avro_schema_t schema = load_schema("review_event.avsc");
+    avro_file_writer_t writer;
+    avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
+    avro_value_t record, field, branch;
+
+    assert_int_equal(avro_file_writer_create(path, schema, &writer), 0);
+    assert_int_equal(avro_generic_value_new(iface, &record), 0);
+    for (int i = 0; i < n; i++) {
+        avro_value_reset(&record);
+        assert_int_equal(avro_value_get_by_name(&record, "user_id", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, "u9"), 0);
+        assert_int_equal(avro_value_get_by_name(&record, "item_id", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, "i9"), 0);
+        assert_int_equal(avro_value_get_by_name(&record, "category_id", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, "c9"), 0);
+        assert_int_equal(avro_value_get_by_name(&record, "rating", &field, NULL), 0);
+        assert_int_equal(avro_value_set_branch(&field, ratings[i] > 0, &branch), 0);
+        if (ratings[i] > 0)
+            assert_int_equal(avro_value_set_int(&branch, ratings[i]), 0);
+        else
+            assert_int_equal(avro_value_set_null(&branch), 0);
+        assert_int_equal(avro_value_get_by_name(&record, "text", &field, NULL), 0);
+        assert_int_equal(avro_value_set_string(&field, "质量很好"), 0);
+        set_branch(&record, "language", 0, NULL);
+        assert_int_equal(avro_value_get_by_name(&record, "timestamp", &field, NULL), 0);
+        assert_int_equal(avro_value_set_long(&field, 5000 + i), 0);
+        set_branch(&record, "consent", 0, NULL);
+        assert_int_equal(avro_file_writer_append_value(writer, &record), 0);
+    }
+    avro_file_writer_close(writer);
+    avro_value_decref(&record);
+    avro_value_iface_decref(iface);
+    avro_schema_decref(schema);
+}
+
+static void avro_reviews_read(void **state)
+{
+    (void)state;
+    char *dir = test_make_dir();
+    char path[512], error[MODEL_ERROR_SIZE];
+    const int ratings[] = {5, 1, 3, 0};
+    struct train_input_log log;
+    struct train_input_stats stats = {0};
+
+    snprintf(path, sizeof path, "%s/reviews.avro", dir);
+    write_reviews(path, ratings, 4);
+    train_input_init(&log);
+    assert_int_equal(cmd_train_read_events(&log, path, 1, &stats, error), 0);
+    assert_int_equal(stats.events, 4);
+    assert_int_equal(log.events[0].action, TOKENIZER_ACTION_REVIEW);
+    assert_int_equal(log.events[0].rating, 5);
+    assert_int_equal(log.events[0].label, 1);
+    assert_int_equal(log.events[1].label, 0);
+    assert_int_equal(log.events[2].label, -1);
+    assert_int_equal(log.events[3].rating, 0);
+    assert_int_equal(log.events[3].label, -1);
+    assert_string_equal(event_text(&log, 0), "质量很好");
+    assert_int_equal(log.events[3].timestamp_ms, 5003);
+    train_input_free(&log);
+    test_remove_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +443,7 @@ int main(void)
         cmocka_unit_test(sequences_reads),
         cmocka_unit_test(json_lines_reads),
         cmocka_unit_test(avro_clicks_read),
+        cmocka_unit_test(avro_reviews_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
