@@ -186,24 +186,35 @@ static int longest(const int *lengths, int n)
     return T;
 }
 
+/* Places row i: the len newest of items[0..end) as tokens, and when targets
+ * is not NULL the item after each one as its target. */
+static void fill_row(struct train_seq_batch *sb, int i, int T, const int *items, int end, int len, int with_targets)
+{
+    int pad = sb->pad_left ? T - len : 0;
+
+    for (int t = 0; t < T; t++) {
+        int k = t - pad; /* index among the len items */
+        int valid = k >= 0 && k < len;
+        sb->tokens[i * T + t] = valid ? items[end - len + k] : 0;
+        if (with_targets)
+            sb->targets[i * T + t] = valid ? items[end - len + k + 1] : -1;
+    }
+    if (sb->pad_left)
+        sb->lengths[i] = T;
+}
+
 void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n)
 {
     for (int i = 0; i < n; i++) {
         int len = train_split_train_length(s, users[i]) - 1;
         sb->lengths[i] = len < sb->T ? len : sb->T;
     }
-    int T = longest(sb->lengths, n);
+    int T = sb->pad_left ? sb->T : longest(sb->lengths, n);
 
     for (int i = 0; i < n; i++) {
         const int *items = s->items + s->offsets[users[i]];
-        int len = sb->lengths[i];
-        int start = train_split_train_length(s, users[i]) - 1 - len; /* first input index */
-
-        for (int t = 0; t < T; t++) {
-            int valid = t < len;
-            sb->tokens[i * T + t] = valid ? items[start + t] : 0;
-            sb->targets[i * T + t] = valid ? items[start + t + 1] : -1;
-        }
+        int end = train_split_train_length(s, users[i]) - 1; /* inputs end before the last training item */
+        fill_row(sb, i, T, items, end, sb->lengths[i], 1);
     }
     set_batch(sb, n, T, 1);
 }
@@ -215,15 +226,12 @@ void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_se
         int len = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
         sb->lengths[i] = len < sb->T ? len : sb->T;
     }
-    int T = longest(sb->lengths, n);
+    int T = sb->pad_left ? sb->T : longest(sb->lengths, n);
 
     for (int i = 0; i < n; i++) {
         const int *items = s->items + s->offsets[users[i]];
         int end = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
-        int len = sb->lengths[i];
-
-        for (int t = 0; t < T; t++)
-            sb->tokens[i * T + t] = t < len ? items[end - len + t] : 0;
+        fill_row(sb, i, T, items, end, sb->lengths[i], 0);
     }
     set_batch(sb, n, T, 0);
 }

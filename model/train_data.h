@@ -38,6 +38,9 @@ enum train_holdout { TRAIN_HOLDOUT_VALID = 0, TRAIN_HOLDOUT_TEST = 1 };
 /* Buffers of one next-item batch: B sequences of up to T positions. */
 struct train_seq_batch {
     int max_B, T;
+    int pad_left;      /* 1: every sequence is T tokens, the items at the end after
+                          token 0 padding that counts as input (SASRec's layout, so
+                          the newest item is always at position T - 1) */
     int *tokens;       /* [max_B, T] */
     int *lengths;      /* [max_B] */
     int *targets;      /* [max_B, T] */
@@ -49,9 +52,10 @@ void train_seq_batch_free(struct train_seq_batch *sb);
 
 /* Fills a training batch from users[0..n): inputs are the last T training
  * items but one, targets the item after each input (SASRec's shifted
- * sequence). Sequences start at position 0 and are padded at the end;
- * padding has target -1. Users with fewer than 2 training items must not be
- * passed. The batch's T is the longest input in it. */
+ * sequence); padding has target -1. By default sequences start at position 0
+ * and are padded at the end (masked keys), and the batch's T is the longest
+ * input in it. With pad_left every row is T long. Users with fewer than 2
+ * training items must not be passed. */
 void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n);
 
 /* Fills an evaluation batch: the input is the last T items before the held-out

@@ -23,6 +23,7 @@ struct train_eval_config {
     int n_negatives;   /* 100 */
     uint64_t seed;     /* user sample and negatives */
     int full;          /* 1: also compute the full-catalogue metrics */
+    int pad_left;      /* the batch layout the model was trained with (train_seq_batch) */
 };
 
 struct train_eval_result {

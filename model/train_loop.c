@@ -43,6 +43,7 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         train_session_free(s);
         return -1;
     }
+    s->batch.pad_left = config->pad_left;
     for (int u = 0; u < data->n_users; u++)
         if (train_split_train_length(data, u) >= 2)
             s->users[s->n_users++] = u;
@@ -167,6 +168,7 @@ static int end_epoch(struct train_session *s, char *error)
     if (s->config.validation.n_negatives > 0) {
         struct train_eval_config vc = s->config.validation;
         vc.full = 0;
+        vc.pad_left = s->config.pad_left;
         if (train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error) != 0)
             return -1;
         p.validated = 1;

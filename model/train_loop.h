@@ -45,6 +45,7 @@ struct train_loop_config {
     int batch_size;
     int patience;                /* stop after this many epochs without a better validation HR@10; 0: never */
     uint64_t seed;               /* shuffle order; the model's dropout seed is set at train_model_create */
+    int pad_left;                /* batch layout, see struct train_seq_batch; also used for validation */
     struct train_eval_config validation; /* max_users 0 evaluates all; full is ignored */
     long max_steps;              /* stop after this many updates in total (0: no limit) */
     const char *checkpoint_path; /* written after every epoch and every checkpoint_every steps; NULL: none */

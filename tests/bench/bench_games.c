@@ -6,7 +6,7 @@
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--heads N] [--layers N] [--dropout P] [--lr X]
  *        [--weight-decay X] [--norm pre|post] [--patience N] [--threads N]
- *        [--seed N] [--max-steps N] [--save PATH]
+ *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH]
  * Progress goes to stderr; the last stdout line is the summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=...
  */
@@ -25,7 +25,7 @@
 struct options {
     int epochs, batch, max_len, d_model, heads, layers, patience, threads;
     float dropout, lr, weight_decay;
-    int pre_norm;
+    int pre_norm, pad_left;
     unsigned long long seed;
     long max_steps;
     const char *save;
@@ -42,7 +42,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 {
     *o = (struct options){.epochs = 20, .batch = 64, .max_len = 50, .d_model = 64, .heads = 1, .layers = 2,
                           .patience = 3, .threads = 2, .dropout = 0.3f, .lr = 3e-3f, .weight_decay = 0.0f,
-                          .pre_norm = 1, .seed = 42, .max_steps = 0, .save = NULL};
+                          .pre_norm = 1, .pad_left = 0, .seed = 42, .max_steps = 0, .save = NULL};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
@@ -62,6 +62,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--lr") == 0) o->lr = (float)atof(value);
         else if (strcmp(name, "--weight-decay") == 0) o->weight_decay = (float)atof(value);
         else if (strcmp(name, "--norm") == 0) o->pre_norm = strcmp(value, "pre") == 0;
+        else if (strcmp(name, "--pad") == 0) o->pad_left = strcmp(value, "left") == 0;
         else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
         else if (strcmp(name, "--save") == 0) o->save = value;
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
         .batch_size = o.batch,
         .patience = o.patience,
         .seed = o.seed,
+        .pad_left = o.pad_left,
         .validation = {.max_users = 10000, .n_negatives = 100, .seed = o.seed + 1, .full = 0},
         .max_steps = o.max_steps,
         .progress = on_progress,
@@ -166,7 +168,8 @@ int main(int argc, char **argv)
     double train_cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     fprintf(stderr, "best validation epoch %d hr10=%.4f\n", session.best_epoch + 1, session.best_hr10);
 
-    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1};
+    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
+                                   .pad_left = o.pad_left};
     struct train_eval_result r;
     if (train_eval_ranking(&model, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0) {
         fprintf(stderr, "bench_games: %s\n", error);

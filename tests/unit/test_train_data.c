@@ -117,6 +117,18 @@ static void batches_shift_targets(void **state)
     assert_int_equal(sb.tokens[0], 4);
     assert_int_equal(sb.tokens[1], 5);
 
+    /* left padding: rows are T long, items at the end, pad tokens count */
+    sb.pad_left = 1;
+    train_seq_batch_fill_train(&sb, &s, users, 2);
+    assert_int_equal(sb.batch.T, 2);
+    assert_int_equal(sb.lengths[1], 2);
+    assert_int_equal(sb.tokens[2], 0);
+    assert_int_equal(sb.targets[2], -1);
+    assert_int_equal(sb.tokens[3], 1);
+    assert_int_equal(sb.targets[3], 2);
+    train_seq_batch_fill_eval(&sb, &s, eval_users, 1, TRAIN_HOLDOUT_TEST);
+    assert_int_equal(sb.tokens[1], 5);
+
     train_seq_batch_free(&sb);
     train_sequences_free(&s);
 }
