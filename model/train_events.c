@@ -96,6 +96,12 @@ int train_events_session_resume(struct train_events_session *s, const char *path
 {
     if (train_checkpoint_load(&s->core, path, error) != 0)
         return -1;
+    if (s->core.batch_index > s->batches_per_epoch) {
+        snprintf(error, MODEL_ERROR_SIZE, "checkpoint %.300s stopped at batch %ld of an epoch, but this data has %ld "
+                 "batches per epoch: resume with the inputs and options of the checkpointed run",
+                 path, s->core.batch_index, s->batches_per_epoch);
+        return -1;
+    }
     s->best.score = s->core.best_hr10;
     s->order_epoch = -1;
     return 0;
@@ -213,7 +219,10 @@ static int end_epoch(struct train_events_session *s, double run_start, char *err
     if (train_events_evaluate(m, s->data, s->tokenizer, s->config.eval_max_samples, &p.validation, error) != 0)
         return -1;
     p.validated = 1;
-    if (s->core.best_epoch < 0 || p.validation.score > s->core.best_hr10) {
+    /* Without validation samples every epoch counts as the best, so the last
+     * weights are kept and early stopping never triggers. */
+    int no_samples = p.validation.next_samples == 0 && p.validation.sentiment_samples == 0;
+    if (s->core.best_epoch < 0 || p.validation.score > s->core.best_hr10 || no_samples) {
         s->core.best_hr10 = (float)p.validation.score;
         s->core.best_epoch = s->core.epoch;
         s->core.bad_epochs = 0;
