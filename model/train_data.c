@@ -166,8 +166,7 @@ void train_seq_batch_free(struct train_seq_batch *sb)
     memset(sb, 0, sizeof *sb);
 }
 
-/* Lays out the sequences with the batch's T = longest length, so the
- * [B, T] arrays are packed with that row stride. */
+/* Points sb->batch at the filled arrays, which are packed with row stride T. */
 static void set_batch(struct train_seq_batch *sb, int n, int T, int with_targets)
 {
     memset(&sb->batch, 0, sizeof sb->batch);
@@ -186,8 +185,8 @@ static int longest(const int *lengths, int n)
     return T;
 }
 
-/* Places row i: the len newest of items[0..end) as tokens, and when targets
- * is not NULL the item after each one as its target. */
+/* Writes row i: the len newest of items[0..end) as tokens and, when
+ * with_targets is set, the item after each one as its target. */
 static void fill_row(struct train_seq_batch *sb, int i, int T, const int *items, int end, int len, int with_targets)
 {
     int pad = sb->pad_left ? T - len : 0;

@@ -75,7 +75,7 @@ void train_session_free(struct train_session *s)
 }
 
 /* Users per sorting window: batches are cut from windows of this many
- * batches whose users are sorted by length, so a batch holds sequences of
+ * batches whose users are sorted by length, so a batch contains sequences of
  * similar length and its padded width (the longest one) wastes less work. */
 #define TRAIN_BUCKET_BATCHES 16
 
@@ -158,8 +158,8 @@ static void report(struct train_session *s, float loss, long steps_here)
     s->config.progress(&p, s->config.progress_user);
 }
 
-/* Validation, early-stopping bookkeeping and the checkpoint at the end of an
- * epoch; then moves to the next epoch. */
+/* Validates, updates the early-stopping state and writes the checkpoint at
+ * the end of an epoch, then moves to the next epoch. */
 static int end_epoch(struct train_session *s, char *error)
 {
     struct train_progress p = {0};

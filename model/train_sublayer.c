@@ -89,7 +89,7 @@ static void sublayer_finish_backward(struct train_sublayer_acts *s, float *dx, f
         train_layernorm_backward(dfout, dnorm_weight, dnorm_bias, dout, s->resid, norm_weight, s->mean, s->rstd, N,
                                  pass->d);
     }
-    /* dfout holds d(resid) here: resid = x + fout */
+    /* dfout contains d(resid) here, and resid = x + fout */
     for (size_t i = 0; i < nd; i++)
         dx[i] += dfout[i];
     train_dropout_backward(dfout, s->fmask, nd);
