@@ -119,6 +119,11 @@ float train_session_step(struct train_session *s)
     struct train_model *m = s->model;
     int size = s->config.batch_size;
 
+    if (s->batch_index >= s->batches_per_epoch) {
+        /* a caller stepping by hand past the epoch end; no validation here */
+        s->epoch++;
+        s->batch_index = 0;
+    }
     if (s->order_epoch != s->epoch) {
         shuffle_epoch(s);
         s->order_epoch = s->epoch;

@@ -89,9 +89,9 @@ int train_session_init(struct train_session *s, struct train_model *model, const
                        const struct train_loop_config *config, const struct optim_config *opt_config, char *error);
 void train_session_free(struct train_session *s);
 
-/* Runs one update on the next batch of the current epoch (the caller moves
- * to the next epoch; train_session_run does, after validating). Returns the
- * batch's item loss. */
+/* Runs one update on the next batch. After the last batch of an epoch it
+ * moves on to the next epoch without validating (train_session_run validates
+ * at each epoch end). Returns the batch's item loss. */
 float train_session_step(struct train_session *s);
 
 /* Trains until the epoch limit, max_steps or early stopping, then copies the
