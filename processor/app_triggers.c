@@ -157,6 +157,7 @@ void app_offer_rebuild_timers(struct app *app, int32_t partition)
         clock->committed_stream_time_ms = 0;
     }
     state_store_foreach(app->store, rebuild_user, &rc);
+    log_info("rule timers rebuilt partition=%d pending=%zu", (int)partition, clock ? clock->timers.count : 0);
 }
 
 void app_offer_commit(struct app *app)

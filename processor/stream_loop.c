@@ -51,7 +51,11 @@ static int prepare_consumer_conf(rd_kafka_conf_t *conf, char *error)
         set_conf(conf, "enable.auto.offset.store", "false", error) ||
         set_conf(conf, "isolation.level", "read_committed", error) ||
         default_conf(conf, "partition.assignment.strategy", "range,roundrobin", "cooperative-sticky", error) ||
-        default_conf(conf, "auto.offset.reset", "largest", "earliest", error))
+        default_conf(conf, "auto.offset.reset", "largest", "earliest", error) ||
+        /* A member killed without leaving holds its partitions until its
+         * session times out; 10 s instead of librdkafka's 45 s bounds that
+         * stall after a crash. kafka.properties may set another value. */
+        default_conf(conf, "session.timeout.ms", "45000", "10000", error))
         return -1;
     return 0;
 }

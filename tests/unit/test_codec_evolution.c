@@ -249,7 +249,7 @@ static int decode_enum(codec_t *codec, int writer_index, const char **symbol, co
 {
     bytes_t b = frame_start(100);
     avro_value_t value, field;
-    int index;
+    int index = 0;
 
     put_long(&b, writer_index);
     int rc = codec_decode_value(codec, b.data, b.len, NULL, &value, NULL, err);
@@ -332,13 +332,13 @@ static void defaults_of_every_kind(void **state)
     codec_error_t err;
     avro_value_t value, field, inner;
     bytes_t b = frame_start(100);
-    int32_t n;
-    int64_t l;
-    double d;
-    int index;
-    size_t size;
+    int32_t n = 0;
+    int64_t l = 0;
+    double d = 0;
+    int index = 0;
+    size_t size = 0;
     const char *s;
-    const void *raw;
+    const void *raw = NULL;
 
     (void)state;
     put_string(&b, "a");
@@ -404,12 +404,12 @@ static void promotions_and_unions(void **state)
     codec_error_t err;
     avro_value_t value, field, inner;
     bytes_t b = frame_start(100);
-    int64_t l;
-    double d;
-    size_t size;
+    int64_t l = 0;
+    double d = 0;
+    size_t size = 0;
     const char *s;
     const void *raw;
-    int index;
+    int index = 0;
 
     (void)state;
     put_long(&b, -300);

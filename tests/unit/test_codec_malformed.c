@@ -294,8 +294,8 @@ static void negative_block_count(void **state)
     bytes_t b = after_s();
     codec_error_t err;
     avro_value_t value, field, item;
-    size_t size;
-    int64_t n;
+    size_t size = 0;
+    int64_t n = 0;
 
     put_long(&b, 0);
     put_long(&b, -2); /* two items in a block of 2 bytes */
