@@ -1,0 +1,451 @@
+/*
+ * intentd peek: reads one topic with isolation.level=read_committed and
+ * prints its records decoded, one line each; counts the records of a topic;
+ * or prints how far the consumer group of the config has committed on the
+ * input topics. peek never commits offsets and never joins a group: it
+ * assigns partitions by hand, so it cannot disturb a running intentd.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "codec_events.h"
+#include "commands.h"
+#include "config.h"
+#include "kafka_conf.h"
+
+enum peek_mode { PEEK_PRINT, PEEK_COUNT, PEEK_LAG };
+
+struct peek_options {
+    const char *config_path;
+    const char *bootstrap;
+    const char *topic;
+    long limit;
+    int timeout_s;
+    enum peek_mode mode;
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: intentd peek --config FILE --topic NAME [--limit N] [--count]\n"
+            "       intentd peek --config FILE --lag\n\n"
+            "Reads a topic from the beginning with isolation.level=read_committed and prints\n"
+            "each record decoded on one line: intents, offers, dead letters (with the reason\n"
+            "headers), click and review events. Other topics are printed as key and size.\n"
+            "peek assigns partitions itself and commits nothing.\n\n"
+            "  --config FILE          intentd YAML config: topic names, Kafka settings, schemas\n"
+            "  --bootstrap HOST:PORT  Kafka bootstrap servers; overrides kafka.bootstrap_servers\n"
+            "  --topic NAME           topic to read; a role name (clickstream, reviews, intents,\n"
+            "                         offers, dead_letter) means the topic the config names for it\n"
+            "  --limit N              print at most N records (default 10; 0 prints none)\n"
+            "  --count                print only 'records=N', the number of committed records\n"
+            "  --lag                  print the committed offsets of kafka.group_id on the input\n"
+            "                         topics, their end offsets and the difference (lag)\n"
+            "  --timeout SECONDS      give up after this long (default 60)\n\n"
+            "Exit status: 0 on success, 1 on a Kafka failure or timeout, 2 on a usage or config error.\n");
+}
+
+static int parse_options(int argc, char **argv, struct peek_options *o)
+{
+    static const struct option long_options[] = {
+        {"config", required_argument, NULL, 'c'}, {"bootstrap", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},  {"limit", required_argument, NULL, 'n'},
+        {"count", no_argument, NULL, 'C'},        {"lag", no_argument, NULL, 'L'},
+        {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char *end;
+    int opt;
+
+    memset(o, 0, sizeof *o);
+    o->limit = 10;
+    o->timeout_s = 60;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:b:t:n:CLT:h", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': o->config_path = optarg; break;
+        case 'b': o->bootstrap = optarg; break;
+        case 't': o->topic = optarg; break;
+        case 'C': o->mode = PEEK_COUNT; break;
+        case 'L': o->mode = PEEK_LAG; break;
+        case 'n':
+            o->limit = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->limit < 0) {
+                fprintf(stderr, "intentd peek: invalid --limit '%s': expected a whole number >= 0\n", optarg);
+                return -1;
+            }
+            break;
+        case 'T':
+            o->timeout_s = (int)strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->timeout_s <= 0) {
+                fprintf(stderr, "intentd peek: invalid --timeout '%s': expected whole seconds > 0\n", optarg);
+                return -1;
+            }
+            break;
+        case 'h': print_help(stdout); return 1;
+        default: print_help(stderr); return -1;
+        }
+    }
+    if (!o->config_path || (o->mode != PEEK_LAG && !o->topic)) {
+        fprintf(stderr, "intentd peek: --config FILE and --topic NAME (or --lag) are required\n\n");
+        print_help(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Maps a role name (offers, intents, ...) to the config's topic name. */
+static const char *resolve_topic(const struct intentd_config *cfg, const char *name)
+{
+    const struct { const char *role; const char *topic; } roles[] = {
+        {"clickstream", cfg->topics.clickstream}, {"reviews", cfg->topics.reviews},
+        {"intents", cfg->topics.intents},         {"offers", cfg->topics.offers},
+        {"dead_letter", cfg->topics.dead_letter}, {"changelog", cfg->topics.changelog},
+        {"consents", cfg->topics.consents},
+    };
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        if (strcmp(name, roles[i].role) == 0 && roles[i].topic[0])
+            return roles[i].topic;
+    }
+    return name;
+}
+
+/* Prints s quoted, with ", \ and control bytes escaped; UTF-8 passes through. */
+static void print_quoted(const char *s, size_t len)
+{
+    putchar('"');
+    for (size_t i = 0; s && i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_scored(const char *name, const codec_scored_id_t *ids, size_t n)
+{
+    printf(" %s=", name);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s:%.3f", i ? "," : "", ids[i].id, ids[i].score);
+}
+
+static int print_offer(const codec_t *codec, const rd_kafka_message_t *m)
+{
+    codec_offer_t offer;
+    codec_error_t err;
+
+    if (codec_decode_offer(codec, m->payload, m->len, &offer, &err) != CODEC_OK)
+        return -1;
+    printf("offer user=%s rule=%s holdout=%s items=", offer.user_id, offer.rule, offer.holdout ? "true" : "false");
+    for (size_t i = 0; i < offer.item_count; i++)
+        printf("%s%s", i ? "," : "", offer.items[i]);
+    printf(" discount=%g language=%s message=", offer.discount_percent, offer.language);
+    print_quoted(offer.message, strlen(offer.message));
+    putchar('\n');
+    codec_offer_clear(&offer);
+    return 0;
+}
+
+static int print_intent(const codec_t *codec, const rd_kafka_message_t *m)
+{
+    codec_user_intent_t intent;
+    codec_error_t err;
+
+    if (codec_decode_intent(codec, m->payload, m->len, &intent, &err) != CODEC_OK)
+        return -1;
+    printf("intent user=%s propensity=%.3f", intent.user_id, intent.purchase_propensity);
+    if (intent.has_sentiment)
+        printf(" sentiment=%.3f", intent.sentiment);
+    print_scored("top_categories", intent.top_categories, intent.top_category_count);
+    print_scored("top_items", intent.top_items, intent.top_item_count);
+    printf(" model=%s\n", intent.model_version);
+    codec_intent_clear(&intent);
+    return 0;
+}
+
+static int print_click(const codec_t *codec, const rd_kafka_message_t *m)
+{
+    codec_click_event_t click;
+    codec_error_t err;
+
+    if (codec_decode_click(codec, m->payload, m->len, &click, &err) != CODEC_OK)
+        return -1;
+    printf("click user=%s action=%s item=%s category=%s timestamp_ms=%" PRId64 "\n", click.user_id,
+           codec_action_symbol(click.action), click.item_id, click.category_id ? click.category_id : "-",
+           click.timestamp_ms);
+    codec_click_clear(&click);
+    return 0;
+}
+
+static int print_review(const codec_t *codec, const rd_kafka_message_t *m)
+{
+    codec_review_event_t review;
+    codec_error_t err;
+
+    if (codec_decode_review(codec, m->payload, m->len, &review, &err) != CODEC_OK)
+        return -1;
+    printf("review user=%s item=%s category=%s rating=%d text=", review.user_id, review.item_id,
+           review.category_id, review.has_rating ? review.rating : 0);
+    print_quoted(review.text, strlen(review.text));
+    putchar('\n');
+    codec_review_clear(&review);
+    return 0;
+}
+
+static void print_header(rd_kafka_headers_t *headers, const char *name, const char *label)
+{
+    const void *value;
+    size_t size;
+
+    if (headers && rd_kafka_header_get_last(headers, name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR && value) {
+        printf(" %s=", label);
+        print_quoted(value, size);
+    }
+}
+
+static void print_dead_letter(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *headers = NULL;
+
+    rd_kafka_message_headers(m, &headers);
+    printf("dead_letter key=");
+    print_quoted(m->key, m->key_len);
+    print_header(headers, "intentd.reason", "reason");
+    print_header(headers, "intentd.source.topic", "source_topic");
+    print_header(headers, "intentd.source.partition", "source_partition");
+    print_header(headers, "intentd.source.offset", "source_offset");
+    print_header(headers, "intentd.error", "error");
+    printf(" bytes=%zu\n", m->len);
+}
+
+/* Prints one record, decoded by the role of its topic. */
+static void print_record(const struct intentd_config *cfg, const codec_t *codec, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int status = 0;
+
+    if (strcmp(topic, cfg->topics.dead_letter) == 0) {
+        print_dead_letter(m);
+        return;
+    }
+    if (!m->payload)
+        status = -1;
+    else if (strcmp(topic, cfg->topics.offers) == 0)
+        status = print_offer(codec, m);
+    else if (strcmp(topic, cfg->topics.intents) == 0)
+        status = print_intent(codec, m);
+    else if (strcmp(topic, cfg->topics.clickstream) == 0 && cfg->schemas.format == CONFIG_FORMAT_AVRO)
+        status = print_click(codec, m);
+    else if (strcmp(topic, cfg->topics.reviews) == 0 && cfg->schemas.format == CONFIG_FORMAT_AVRO)
+        status = print_review(codec, m);
+    else
+        status = -1;
+    if (status != 0) {
+        printf("record partition=%d offset=%" PRId64 " key=", (int)m->partition, m->offset);
+        print_quoted(m->key, m->key_len);
+        printf(" bytes=%zu%s\n", m->len, m->payload ? "" : " tombstone");
+    }
+}
+
+static rd_kafka_t *new_consumer(const struct intentd_config *cfg, const char *bootstrap, const char *group)
+{
+    char error[1024];
+    rd_kafka_conf_t *conf;
+
+    if (kafka_conf_build(cfg, bootstrap, &conf, error, sizeof error) != 0 ||
+        kafka_conf_set(conf, "group.id", group, error, sizeof error) != 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", error, sizeof error) != 0 ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", error, sizeof error) != 0 ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", error, sizeof error) != 0) {
+        fprintf(stderr, "intentd peek: %s\n", error);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (!rk)
+        fprintf(stderr, "intentd peek: creating the Kafka consumer failed: %s\n", error);
+    return rk;
+}
+
+/* Returns the partition count of topic, or -1 after printing why. */
+static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fprintf(stderr, "intentd peek: reading the metadata of topic %s failed: %s\n", topic, rd_kafka_err2str(err));
+    else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fprintf(stderr, "intentd peek: topic %s not found: %s; create it with 'intentd topics create'\n", topic,
+                md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    else
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* Reads topic from the beginning of each partition to its end (the last
+ * stable offset under read_committed), printing up to limit records unless
+ * counting. Returns 0 when every partition reached its end. */
+static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd_kafka_t *rk,
+                      const struct peek_options *o, const char *topic)
+{
+    int n = partition_count(rk, topic, o->timeout_s * 1000);
+    if (n < 0)
+        return -1;
+
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    for (int p = 0; p < n; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    time_t deadline = time(NULL) + o->timeout_s;
+    long printed = 0, records = 0;
+    int at_end = 0, status = 0;
+    while (at_end < n && (o->mode == PEEK_COUNT || printed < o->limit)) {
+        if (time(NULL) >= deadline) {
+            fprintf(stderr, "intentd peek: timed out after %d s reading %s (%d of %d partitions read to the end)\n",
+                    o->timeout_s, topic, at_end, n);
+            status = -1;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            at_end++;
+        } else if (m->err) {
+            fprintf(stderr, "intentd peek: reading %s failed: %s\n", topic, rd_kafka_message_errstr(m));
+            status = -1;
+            rd_kafka_message_destroy(m);
+            break;
+        } else {
+            records++;
+            if (o->mode == PEEK_PRINT) {
+                print_record(cfg, codec, m);
+                printed++;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (status == 0 && o->mode == PEEK_COUNT)
+        printf("records=%ld\n", records);
+    rd_kafka_assign(rk, NULL);
+    return status;
+}
+
+/* Adds the committed offsets and end offsets of every partition of topic. */
+static int topic_lag(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *committed, int64_t *end)
+{
+    int n = partition_count(rk, topic, timeout_ms);
+    if (n < 0)
+        return -1;
+
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    for (int p = 0; p < n; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p);
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, timeout_ms);
+    for (int p = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && p < n; p++) {
+        int64_t low, high;
+        err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeout_ms);
+        /* A partition without a committed offset (-1001) counts as 0. */
+        *committed += parts->elems[p].offset > 0 ? parts->elems[p].offset : 0;
+        *end += high;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "intentd peek: reading the offsets of %s failed: %s\n", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints one line per input topic and a total line with the group's lag. */
+static int print_lag(const struct intentd_config *cfg, rd_kafka_t *rk, const struct peek_options *o)
+{
+    const char *inputs[3] = {cfg->topics.clickstream, cfg->topics.reviews, cfg->topics.consents};
+    int64_t committed_total = 0, end_total = 0;
+
+    for (size_t i = 0; i < 3; i++) {
+        int64_t committed = 0, end = 0;
+        if (!inputs[i][0])
+            continue;
+        if (topic_lag(rk, inputs[i], o->timeout_s * 1000, &committed, &end) != 0)
+            return -1;
+        printf("topic=%s group=%s committed=%" PRId64 " end=%" PRId64 " lag=%" PRId64 "\n", inputs[i],
+               cfg->kafka.group_id, committed, end, end - committed);
+        committed_total += committed;
+        end_total += end;
+    }
+    printf("total group=%s committed=%" PRId64 " end=%" PRId64 " lag=%" PRId64 "\n", cfg->kafka.group_id,
+           committed_total, end_total, end_total - committed_total);
+    return 0;
+}
+
+static int open_codec(const struct intentd_config *cfg, codec_t **codec)
+{
+    char path[4096];
+    codec_error_t err;
+
+    snprintf(path, sizeof path, "%s/catalogue.json", cfg->schemas.local_dir);
+    if (codec_open(path, codec, &err) != CODEC_OK) {
+        fprintf(stderr, "intentd peek: opening the schema catalogue %s failed: %s; set schemas.local_dir to the "
+                "folder that contains catalogue.json\n", path, err.message);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_peek(int argc, char **argv)
+{
+    struct peek_options o;
+    int parsed = parse_options(argc, argv, &o);
+    if (parsed != 0)
+        return parsed > 0 ? 0 : 2;
+
+    struct intentd_config cfg;
+    struct config_error config_error;
+    if (config_load(o.config_path, &cfg, &config_error) != 0) {
+        fprintf(stderr, "%s\n", config_error.message);
+        return 2;
+    }
+
+    codec_t *codec = NULL;
+    int status = 2;
+    if (o.mode == PEEK_PRINT && open_codec(&cfg, &codec) != 0)
+        goto done;
+
+    /* Lag reads the offsets of the processor's group; the other modes use a
+     * group of their own that never commits. */
+    status = 1;
+    rd_kafka_t *rk = new_consumer(&cfg, o.bootstrap, o.mode == PEEK_LAG ? cfg.kafka.group_id : "intentd-peek");
+    if (!rk)
+        goto done;
+    if (o.mode == PEEK_LAG)
+        status = print_lag(&cfg, rk, &o) == 0 ? 0 : 1;
+    else
+        status = read_topic(&cfg, codec, rk, &o, resolve_topic(&cfg, o.topic)) == 0 ? 0 : 1;
+    rd_kafka_destroy(rk);
+
+done:
+    if (codec)
+        codec_close(codec);
+    config_free(&cfg);
+    return status;
+}
