@@ -74,6 +74,7 @@ struct app {
     struct app_partition_clock *clocks; /* indexed by partition */
     size_t n_clocks;
     struct app_counters counters;
+    struct app_counters committed_counters; /* counters at the last commit; an abort returns to them */
 
     struct app_touch *touches;
     size_t n_touches, touches_capacity;

@@ -69,13 +69,29 @@ void app_on_commit(void *ctx)
     remove_erased_users(app); /* before clear_dirty, whose eviction may move pointers */
     state_store_clear_dirty(app->store);
     app->n_touches = 0;
+    app->committed_counters = app->counters;
+}
+
+/* The aborted batch's records are read again, so its counts are undone: the
+ * counters then match the committed outputs. Restore counts happen outside
+ * batches and are kept. */
+static void rollback_counters(struct app *app)
+{
+    struct app_counters *c = &app->counters;
+    uint64_t aborted = c->aborted_batches + 1, restored = c->restored_users;
+    double restore_seconds = c->restore_seconds;
+
+    *c = app->committed_counters;
+    c->aborted_batches = aborted;
+    c->restored_users = restored;
+    c->restore_seconds = restore_seconds;
 }
 
 void app_on_abort(void *ctx)
 {
     struct app *app = ctx;
 
-    app->counters.aborted_batches++;
+    rollback_counters(app);
     app_undo_rollback(&app->undo, app->store);
     app_offer_rollback(app);
     state_store_clear_dirty(app->store);

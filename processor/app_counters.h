@@ -1,9 +1,9 @@
 /*
  * Counters of the streaming job since start, for logs and the metrics
- * endpoint. Written by the stream thread only; the metrics thread reads them
- * without a lock, so each is a naturally aligned 64-bit value (a torn read is
- * not possible on the 64-bit targets intentd supports) and a scrape may see
- * one batch half counted.
+ * endpoint. Written by the stream thread only; the metrics endpoint serves a
+ * copy published after each batch (metrics_snapshot.h), never these. They
+ * count committed work: an aborted batch's counts are rolled back
+ * (app_batch.c), so they match what the output topics hold.
  */
 #ifndef INTENTD_APP_COUNTERS_H
 #define INTENTD_APP_COUNTERS_H

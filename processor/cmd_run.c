@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -16,13 +17,26 @@
 #include "kafka_admin.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "metrics_publish.h"
+#include "metrics_server.h"
+#include "reload_model.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
+
+/* Seconds between two looks at the model file's mtime and size. */
+#define RUN_RELOAD_CHECK_S 3.0
 
 static void on_stop_signal(int signo)
 {
     (void)signo;
     stop_requested = 1;
+}
+
+static void on_reload_signal(int signo)
+{
+    (void)signo;
+    reload_requested = 1;
 }
 
 static void print_help(FILE *out)
@@ -31,11 +45,15 @@ static void print_help(FILE *out)
             "usage: intentd run --config FILE [--model PATH] [--bootstrap HOST:PORT]\n\n"
             "Consumes the clickstream and reviews topics, keeps each user's token sequence,\n"
             "writes user intents and offers, and commits each batch in one Kafka transaction.\n"
-            "SIGTERM or SIGINT finishes the current batch, commits it and exits.\n\n"
+            "SIGTERM or SIGINT finishes the current batch, commits it and exits. SIGHUP, or a\n"
+            "change of the model file, reloads the model between two batches.\n\n"
             "  --config FILE          intentd YAML config (see config/intentd.example.yaml)\n"
             "  --model PATH           safetensors model; overrides model.path\n"
             "  --bootstrap HOST:PORT  Kafka bootstrap servers; overrides kafka.bootstrap_servers\n"
-            "  --log-level LEVEL      debug, info, warn or error; overrides log.level\n");
+            "  --log-level LEVEL      debug, info, warn or error; overrides log.level\n"
+            "  --allow-tokenizer-change\n"
+            "                         accept a reloaded model whose tokenizer differs from the\n"
+            "                         running one (users' stored tokens are then misread)\n");
 }
 
 struct run_options {
@@ -43,6 +61,7 @@ struct run_options {
     const char *model_path;
     const char *bootstrap;
     const char *log_level;
+    int allow_tokenizer_change;
 };
 
 static int parse_options(int argc, char **argv, struct run_options *options)
@@ -50,7 +69,8 @@ static int parse_options(int argc, char **argv, struct run_options *options)
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
         {"bootstrap", required_argument, NULL, 'b'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"allow-tokenizer-change", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
 
@@ -62,6 +82,7 @@ static int parse_options(int argc, char **argv, struct run_options *options)
         case 'm': options->model_path = optarg; break;
         case 'b': options->bootstrap = optarg; break;
         case 'l': options->log_level = optarg; break;
+        case 't': options->allow_tokenizer_change = 1; break;
         case 'h': print_help(stdout); return 1;
         default: print_help(stderr); return -1;
         }
@@ -149,9 +170,164 @@ static void log_summary(const struct app *app)
              (unsigned long long)c->batches, (unsigned long long)c->aborted_batches);
 }
 
+/* The operations side of a run: metrics, health and model reload, hooked
+ * around the app's handlers so they run on the stream thread between
+ * batches. */
+struct run_ops {
+    struct app *app;
+    struct stream_handlers inner; /* the app's own handlers */
+    struct metrics_board board;
+    struct reload_watch watch;
+    uint64_t reloads[METRICS_RELOAD_RESULT_COUNT];
+    double start_time_s;
+    struct metrics_snapshot scratch; /* filled by the stream thread, then copied to the board */
+};
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void ops_publish(struct run_ops *ops, int running)
+{
+    struct metrics_snapshot *snapshot = &ops->scratch;
+    metrics_fill_snapshot(ops->app, snapshot);
+    snapshot->running = running;
+    snapshot->start_time_s = ops->start_time_s;
+    memcpy(snapshot->reloads, ops->reloads, sizeof snapshot->reloads);
+    metrics_board_publish(&ops->board, snapshot);
+}
+
+/* After a commit no batch is open: the one safe point to swap the model. */
+static void ops_on_commit(void *ctx)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_commit(ops->inner.ctx);
+
+    int forced = reload_requested;
+    reload_requested = 0;
+    enum reload_status reloaded = reload_model_poll(&ops->watch, ops->app, forced, monotonic_s());
+    if (reloaded == RELOAD_SWAPPED)
+        ops->reloads[METRICS_RELOAD_OK]++;
+    else if (reloaded == RELOAD_FAILED)
+        ops->reloads[METRICS_RELOAD_FAILED]++;
+    ops_publish(ops, 1);
+}
+
+static void ops_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_task_ready(ops->inner.ctx, partition, users, seconds);
+    ops_publish(ops, 1);
+}
+
+static void ops_on_task_revoked(void *ctx, int32_t partition)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_task_revoked(ops->inner.ctx, partition);
+    ops_publish(ops, 1);
+}
+
+static int ops_on_record(void *ctx, const rd_kafka_message_t *record)
+{
+    struct run_ops *ops = ctx;
+    return ops->inner.on_record(ops->inner.ctx, record);
+}
+
+static int ops_on_batch_end(void *ctx)
+{
+    struct run_ops *ops = ctx;
+    return ops->inner.on_batch_end(ops->inner.ctx);
+}
+
+static void ops_on_abort(void *ctx)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_abort(ops->inner.ctx);
+    ops_publish(ops, 1);
+}
+
+static void ops_on_restore_record(void *ctx, const rd_kafka_message_t *record)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_restore_record(ops->inner.ctx, record);
+}
+
+/* Wraps the app's handlers in ops's. */
+static void ops_handlers(struct run_ops *ops, struct stream_handlers *handlers)
+{
+    app_handlers(ops->app, &ops->inner);
+    *handlers = (struct stream_handlers){
+        .ctx = ops,
+        .on_record = ops_on_record,
+        .on_batch_end = ops_on_batch_end,
+        .on_commit = ops_on_commit,
+        .on_abort = ops_on_abort,
+        .on_restore_record = ops_on_restore_record,
+        .on_task_ready = ops_on_task_ready,
+        .on_task_revoked = ops_on_task_revoked,
+    };
+}
+
+static struct metrics_server *start_metrics(const struct intentd_config *cfg, struct metrics_board *board)
+{
+    char error[512];
+    if (cfg->metrics.port <= 0) {
+        log_info("metrics endpoint disabled (metrics.port is 0)");
+        return NULL;
+    }
+    const char *bind = cfg->metrics.bind && cfg->metrics.bind[0] ? cfg->metrics.bind : "0.0.0.0";
+    struct metrics_server *server = metrics_server_start(bind, cfg->metrics.port, board, error, sizeof error);
+    if (!server)
+        log_error("%s", error);
+    else
+        log_info("metrics endpoint listening bind=%s port=%d paths=/metrics,/healthz,/readyz", bind,
+                 cfg->metrics.port);
+    return server;
+}
+
+static int run_loop(const struct intentd_config *cfg, const struct run_options *options, struct run_ops *ops)
+{
+    struct app *app = ops->app;
+    char error[APP_ERROR_SIZE];
+    rd_kafka_conf_t *consumer = NULL, *producer = NULL;
+    int status = 1;
+
+    if (check_topics(cfg, options->bootstrap) != 0 || build_confs(cfg, options->bootstrap, &consumer, &producer) != 0)
+        return 1;
+
+    struct stream_loop_options loop_options = {
+        .driver_topic = cfg->topics.clickstream,
+        .companion_topics = {cfg->topics.reviews, cfg->topics.consents[0] ? cfg->topics.consents : NULL},
+        .n_companions = cfg->topics.consents[0] ? 2 : 1,
+        .changelog_topic = cfg->topics.changelog,
+        .batch_max_events = cfg->batching.max_events,
+        .batch_max_wait_ms = (int)cfg->batching.max_wait_ms,
+        .transaction_timeout_ms = 60000,
+    };
+    struct stream_handlers handlers;
+    ops_handlers(ops, &handlers);
+
+    if (stream_loop_create(&app->loop, consumer, producer, &loop_options, &handlers, error) != 0) {
+        log_error("%s", error);
+        return 1;
+    }
+    ops_publish(ops, 1);
+    status = stream_loop_run(app->loop, &stop_requested, error) == 0 ? 0 : 1;
+    ops_publish(ops, 0); /* readiness drops before the group is left */
+    if (status != 0)
+        log_error("%s", error);
+    log_summary(app);
+    stream_loop_destroy(app->loop);
+    app->loop = NULL;
+    return status;
+}
+
 static int run(const struct intentd_config *cfg, const struct run_options *options)
 {
-    struct model_bundle bundle;
+    struct run_ops ops; /* the handlers' context for the whole run */
     struct app app;
     char error[APP_ERROR_SIZE];
     const char *model_path = options->model_path ? options->model_path : cfg->model.path;
@@ -160,48 +336,43 @@ static int run(const struct intentd_config *cfg, const struct run_options *optio
      * spinning ones, and the Kafka client threads need the other core. */
     model_blas_set_threads(cfg->model.encoder_threads > 0 ? cfg->model.encoder_threads : 1);
 
-    if (model_bundle_load(&bundle, model_path, cfg->model.version, error) != 0) {
-        log_error("loading the model failed: %s", error);
+    /* Heap-allocated because a reload frees it and swaps in another. */
+    struct model_bundle *bundle = calloc(1, sizeof *bundle);
+    if (!bundle || model_bundle_load(bundle, model_path, cfg->model.version, error) != 0) {
+        log_error("loading the model failed: %s", bundle ? error : "out of memory");
+        free(bundle);
         return 1;
     }
-    log_info("model loaded path=%s version=%s vocab=%d d_model=%d", model_path, bundle.version,
-             bundle.model.config.vocab_size, bundle.model.config.d_model);
+    log_info("model loaded path=%s version=%s vocab=%d d_model=%d", model_path, bundle->version,
+             bundle->model.config.vocab_size, bundle->model.config.d_model);
 
-    if (app_init(&app, cfg, &bundle, error) != 0) {
+    if (app_init(&app, cfg, bundle, error) != 0) {
         log_error("%s", error);
-        model_bundle_free(&bundle);
+        model_bundle_free(bundle);
+        free(bundle);
         return 2;
     }
 
-    rd_kafka_conf_t *consumer = NULL, *producer = NULL;
+    memset(&ops, 0, sizeof ops);
+    ops.app = &app;
+    ops.start_time_s = (double)time(NULL);
+    reload_watch_init(&ops.watch, model_path, cfg->model.version, options->allow_tokenizer_change,
+                      RUN_RELOAD_CHECK_S);
     int status = 1;
-    if (check_topics(cfg, options->bootstrap) == 0 && build_confs(cfg, options->bootstrap, &consumer, &producer) == 0) {
-        struct stream_loop_options loop_options = {
-            .driver_topic = cfg->topics.clickstream,
-            .companion_topics = {cfg->topics.reviews, cfg->topics.consents[0] ? cfg->topics.consents : NULL},
-            .n_companions = cfg->topics.consents[0] ? 2 : 1,
-            .changelog_topic = cfg->topics.changelog,
-            .batch_max_events = cfg->batching.max_events,
-            .batch_max_wait_ms = (int)cfg->batching.max_wait_ms,
-            .transaction_timeout_ms = 60000,
-        };
-        struct stream_handlers handlers;
-        app_handlers(&app, &handlers);
-
-        if (stream_loop_create(&app.loop, consumer, producer, &loop_options, &handlers, error) != 0) {
-            log_error("%s", error);
-        } else {
-            status = stream_loop_run(app.loop, &stop_requested, error) == 0 ? 0 : 1;
-            if (status != 0)
-                log_error("%s", error);
-            log_summary(&app);
-            stream_loop_destroy(app.loop);
-            app.loop = NULL;
-        }
+    if (metrics_board_init(&ops.board) != 0) {
+        log_error("creating the metrics lock failed");
+    } else {
+        struct metrics_server *server = start_metrics(cfg, &ops.board);
+        if (server || cfg->metrics.port <= 0)
+            status = run_loop(cfg, options, &ops);
+        metrics_server_stop(server);
+        metrics_board_destroy(&ops.board);
     }
 
+    bundle = app.bundle; /* a reload may have replaced it */
     app_free(&app);
-    model_bundle_free(&bundle);
+    model_bundle_free(bundle);
+    free(bundle);
     return status;
 }
 
@@ -232,6 +403,9 @@ int cmd_run(int argc, char **argv)
     action.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
+    struct sigaction reload_action = {0};
+    reload_action.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &reload_action, NULL);
 
     log_info("intentd run starting version=%s config=%s pid=%d", INTENTD_VERSION, options.config_path, (int)getpid());
     int status = run(&cfg, &options);

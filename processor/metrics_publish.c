@@ -1,0 +1,24 @@
+#include "metrics_publish.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void metrics_fill_snapshot(const struct app *app, struct metrics_snapshot *snapshot)
+{
+    const struct intentd_config *cfg = app->cfg;
+
+    snapshot->published = 1;
+    snapshot->running = 1;
+    snapshot->counters = app->counters;
+    if (app->loop)
+        stream_loop_get_stats(app->loop, &snapshot->loop);
+    state_store_get_stats(app->store, &snapshot->store);
+    snprintf(snapshot->model_version, sizeof snapshot->model_version, "%s", app->bundle->version);
+
+    snapshot->input_topics[APP_INPUT_CLICKSTREAM] = cfg->topics.clickstream;
+    snapshot->input_topics[APP_INPUT_REVIEWS] = cfg->topics.reviews;
+    snapshot->input_topics[APP_INPUT_CONSENTS] = cfg->topics.consents[0] ? cfg->topics.consents : NULL;
+    snapshot->n_rules = cfg->n_triggers < APP_MAX_RULES ? (int)cfg->n_triggers : APP_MAX_RULES;
+    for (int r = 0; r < snapshot->n_rules; r++)
+        snapshot->rule_names[r] = cfg->triggers[r].name;
+}
