@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Lint the deployment files: yamllint on every YAML file of deploy/ and
+# Lint the deployment files. Runs yamllint on every YAML file of deploy/ and
 # config/, 'intentd check-config' on the configs that the container image and
-# the Kubernetes ConfigMap ship, 'systemd-analyze verify' on the systemd unit,
-# a JSON and key check of the Kafka Connect configs, and a check that the
-# metrics port agrees across config, probes, Service and HEALTHCHECK.
+# the Kubernetes ConfigMap ship, and 'systemd-analyze verify' on the systemd
+# unit. Also checks the Kafka Connect JSON files and that the metrics port
+# agrees across config, probes, Service and HEALTHCHECK.
 # Nothing here needs Docker or a Kubernetes cluster, and nothing is deployed.
 #
 # Environment:
@@ -30,7 +30,7 @@ if [ ! -x "$intentd" ]; then
   exit 2
 fi
 
-# 1. YAML style and syntax. deploy/kafka/lib holds downloaded jars, not YAML.
+# 1. YAML style and syntax. deploy/kafka/lib contains downloaded jars, not YAML.
 mapfile -t yaml_files < <(find deploy config -path deploy/kafka/lib -prune -o \( -name '*.yaml' -o -name '*.yml' \) -print | sort)
 yamllint --strict -c deploy/.yamllint "${yaml_files[@]}" || fail "yamllint found problems in ${yaml_files[*]}"
 
@@ -66,6 +66,11 @@ for f in deploy/kafka-connect/*.json; do
   jq -e '.name and .config["connector.class"] and .config.topics and .config["value.converter.schema.registry.url"]' \
     "$f" >/dev/null || fail "$f: invalid JSON, or name, connector.class, topics or the registry URL is missing"
 done
+
+# The schema registration script must find both output schemas in the
+# catalogue; --print sends nothing.
+deploy/kafka-connect/register-schemas.sh --print http://127.0.0.1:8081 >/dev/null ||
+  fail "deploy/kafka-connect/register-schemas.sh --print failed"
 
 # 5. One metrics port everywhere a scraper or a probe looks for it.
 "$python" - <<'PY' || fail "the metrics port or the probe paths disagree between the deploy files (see above)"
