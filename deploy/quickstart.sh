@@ -202,6 +202,8 @@ limit_args=()
 grep -v '^\s*$' "$dir/replay.log" | grep -iv 'progress' | tail -n 8 | sed 's/^/  /'
 
 step "waiting until intentd has committed every event"
+# Prints the number after " NAME=" in a line of 'intentd peek --lag'.
+field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" <<<"$2"; }
 started=$(date +%s)
 last_report=0
 while :; do
@@ -216,7 +218,7 @@ while :; do
     die "intentd did not consume everything within $timeout_s s ($total); see $dir/intentd.log"
   fi
   if [ $((elapsed - last_report)) -ge 5 ]; then
-    say "${elapsed} s: $total"
+    say "${elapsed} s: intentd has committed $(field committed "$total") of $(field end "$total") events"
     last_report=$elapsed
   fi
   sleep 1
@@ -234,7 +236,6 @@ intents=$("$intentd" peek --config "$config" --bootstrap "$bootstrap" --topic in
 "$intentd" peek --config "$config" --bootstrap "$bootstrap" --topic intents --limit 3 \
   >"$dir/intents-sample.txt" 2>>"$dir/peek.log"
 
-field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" <<<"$2"; }
 replayed=$(field end "$total")
 processed=$(field committed "$total")
 clicks=$(field end "$(grep '^topic=clickstream ' "$dir/lag.txt")")

@@ -1,9 +1,9 @@
 /*
- * intentd peek: reads one topic with isolation.level=read_committed and
- * prints its records decoded, one line each; counts the records of a topic;
- * or prints how far the consumer group of the config has committed on the
- * input topics. peek never commits offsets and never joins a group: it
- * assigns partitions by hand, so it cannot disturb a running intentd.
+ * intentd peek: prints the records of one topic decoded, one line each, read
+ * with isolation.level=read_committed. It can also count the records of a
+ * topic, or print how far the consumer group of the config has committed on
+ * the input topics. peek assigns partitions itself, so it never joins the
+ * group or commits offsets and cannot disturb a running intentd.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -51,7 +51,7 @@ static void print_help(FILE *out)
             "Exit status: 0 on success, 1 on a Kafka failure or timeout, 2 on a usage or config error.\n");
 }
 
-static int parse_options(int argc, char **argv, struct peek_options *o)
+static int parse_options(int argc, char **argv, struct peek_options *options)
 {
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"bootstrap", required_argument, NULL, 'b'},
@@ -63,27 +63,27 @@ static int parse_options(int argc, char **argv, struct peek_options *o)
     char *end;
     int opt;
 
-    memset(o, 0, sizeof *o);
-    o->limit = 10;
-    o->timeout_s = 60;
+    memset(options, 0, sizeof *options);
+    options->limit = 10;
+    options->timeout_s = 60;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:b:t:n:CLT:h", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'c': o->config_path = optarg; break;
-        case 'b': o->bootstrap = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 'C': o->mode = PEEK_COUNT; break;
-        case 'L': o->mode = PEEK_LAG; break;
+        case 'c': options->config_path = optarg; break;
+        case 'b': options->bootstrap = optarg; break;
+        case 't': options->topic = optarg; break;
+        case 'C': options->mode = PEEK_COUNT; break;
+        case 'L': options->mode = PEEK_LAG; break;
         case 'n':
-            o->limit = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || o->limit < 0) {
+            options->limit = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || options->limit < 0) {
                 fprintf(stderr, "intentd peek: invalid --limit '%s': expected a whole number >= 0\n", optarg);
                 return -1;
             }
             break;
         case 'T':
-            o->timeout_s = (int)strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || o->timeout_s <= 0) {
+            options->timeout_s = (int)strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || options->timeout_s <= 0) {
                 fprintf(stderr, "intentd peek: invalid --timeout '%s': expected whole seconds > 0\n", optarg);
                 return -1;
             }
@@ -92,7 +92,7 @@ static int parse_options(int argc, char **argv, struct peek_options *o)
         default: print_help(stderr); return -1;
         }
     }
-    if (!o->config_path || (o->mode != PEEK_LAG && !o->topic)) {
+    if (!options->config_path || (options->mode != PEEK_LAG && !options->topic)) {
         fprintf(stderr, "intentd peek: --config FILE and --topic NAME (or --lag) are required\n\n");
         print_help(stderr);
         return -1;
@@ -116,7 +116,7 @@ static const char *resolve_topic(const struct intentd_config *cfg, const char *n
     return name;
 }
 
-/* Prints s quoted, with ", \ and control bytes escaped; UTF-8 passes through. */
+/* Prints s quoted, with ", \ and control bytes escaped. Other UTF-8 bytes pass through. */
 static void print_quoted(const char *s, size_t len)
 {
     putchar('"');
@@ -303,9 +303,9 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
  * stable offset under read_committed), printing up to limit records unless
  * counting. Returns 0 when every partition reached its end. */
 static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd_kafka_t *rk,
-                      const struct peek_options *o, const char *topic)
+                      const struct peek_options *options, const char *topic)
 {
-    int n = partition_count(rk, topic, o->timeout_s * 1000);
+    int n = partition_count(rk, topic, options->timeout_s * 1000);
     if (n < 0)
         return -1;
 
@@ -315,13 +315,13 @@ static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 
-    time_t deadline = time(NULL) + o->timeout_s;
+    time_t deadline = time(NULL) + options->timeout_s;
     long printed = 0, records = 0;
     int at_end = 0, status = 0;
-    while (at_end < n && (o->mode == PEEK_COUNT || printed < o->limit)) {
+    while (at_end < n && (options->mode == PEEK_COUNT || printed < options->limit)) {
         if (time(NULL) >= deadline) {
             fprintf(stderr, "intentd peek: timed out after %d s reading %s (%d of %d partitions read to the end)\n",
-                    o->timeout_s, topic, at_end, n);
+                    options->timeout_s, topic, at_end, n);
             status = -1;
             break;
         }
@@ -337,14 +337,14 @@ static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd
             break;
         } else {
             records++;
-            if (o->mode == PEEK_PRINT) {
+            if (options->mode == PEEK_PRINT) {
                 print_record(cfg, codec, m);
                 printed++;
             }
         }
         rd_kafka_message_destroy(m);
     }
-    if (status == 0 && o->mode == PEEK_COUNT)
+    if (status == 0 && options->mode == PEEK_COUNT)
         printf("records=%ld\n", records);
     rd_kafka_assign(rk, NULL);
     return status;
@@ -377,7 +377,7 @@ static int topic_lag(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t 
 }
 
 /* Prints one line per input topic and a total line with the group's lag. */
-static int print_lag(const struct intentd_config *cfg, rd_kafka_t *rk, const struct peek_options *o)
+static int print_lag(const struct intentd_config *cfg, rd_kafka_t *rk, const struct peek_options *options)
 {
     const char *inputs[3] = {cfg->topics.clickstream, cfg->topics.reviews, cfg->topics.consents};
     int64_t committed_total = 0, end_total = 0;
@@ -386,7 +386,7 @@ static int print_lag(const struct intentd_config *cfg, rd_kafka_t *rk, const str
         int64_t committed = 0, end = 0;
         if (!inputs[i][0])
             continue;
-        if (topic_lag(rk, inputs[i], o->timeout_s * 1000, &committed, &end) != 0)
+        if (topic_lag(rk, inputs[i], options->timeout_s * 1000, &committed, &end) != 0)
             return -1;
         printf("topic=%s group=%s committed=%" PRId64 " end=%" PRId64 " lag=%" PRId64 "\n", inputs[i],
                cfg->kafka.group_id, committed, end, end - committed);
@@ -414,33 +414,33 @@ static int open_codec(const struct intentd_config *cfg, codec_t **codec)
 
 int cmd_peek(int argc, char **argv)
 {
-    struct peek_options o;
-    int parsed = parse_options(argc, argv, &o);
+    struct peek_options options;
+    int parsed = parse_options(argc, argv, &options);
     if (parsed != 0)
         return parsed > 0 ? 0 : 2;
 
     struct intentd_config cfg;
     struct config_error config_error;
-    if (config_load(o.config_path, &cfg, &config_error) != 0) {
+    if (config_load(options.config_path, &cfg, &config_error) != 0) {
         fprintf(stderr, "%s\n", config_error.message);
         return 2;
     }
 
     codec_t *codec = NULL;
     int status = 2;
-    if (o.mode == PEEK_PRINT && open_codec(&cfg, &codec) != 0)
+    if (options.mode == PEEK_PRINT && open_codec(&cfg, &codec) != 0)
         goto done;
 
     /* Lag reads the offsets of the processor's group; the other modes use a
      * group of their own that never commits. */
     status = 1;
-    rd_kafka_t *rk = new_consumer(&cfg, o.bootstrap, o.mode == PEEK_LAG ? cfg.kafka.group_id : "intentd-peek");
+    rd_kafka_t *rk = new_consumer(&cfg, options.bootstrap, options.mode == PEEK_LAG ? cfg.kafka.group_id : "intentd-peek");
     if (!rk)
         goto done;
-    if (o.mode == PEEK_LAG)
-        status = print_lag(&cfg, rk, &o) == 0 ? 0 : 1;
+    if (options.mode == PEEK_LAG)
+        status = print_lag(&cfg, rk, &options) == 0 ? 0 : 1;
     else
-        status = read_topic(&cfg, codec, rk, &o, resolve_topic(&cfg, o.topic)) == 0 ? 0 : 1;
+        status = read_topic(&cfg, codec, rk, &options, resolve_topic(&cfg, options.topic)) == 0 ? 0 : 1;
     rd_kafka_destroy(rk);
 
 done:
