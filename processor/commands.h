@@ -11,6 +11,7 @@ int cmd_topics(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_peek(int argc, char **argv);
 
 #endif

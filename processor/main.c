@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"topics", cmd_topics, "create or check the Kafka topics (create|check)"},
     {"train", cmd_train, "train a model on recorded events and write it as safetensors"},
     {"replay", cmd_replay, "send recorded events to the input topics, or copy a topic range"},
+    {"eval", cmd_eval, "evaluate a model offline on recorded events: ranking, propensity, offers"},
     {"peek", cmd_peek, "print decoded records of a topic, count them, or show the group's lag"},
 };
 
