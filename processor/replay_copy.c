@@ -177,8 +177,11 @@ static int handle_message(struct copy_run *run, const rd_kafka_message_t *m, str
                           char *error)
 {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        /* The end offset now is at least the end offset read at start. */
-        if (m->partition >= 0 && m->partition < run->partitions)
+        /* With read_committed the end is the last stable offset, which stays
+         * behind the high watermark until the commit markers of a transaction
+         * that just ended are written. So a partition is done only when the
+         * end it reached is the end offset taken at start. */
+        if (m->partition >= 0 && m->partition < run->partitions && m->offset >= run->ranges[m->partition].end)
             finish_partition(run, m->partition);
         return 0;
     }

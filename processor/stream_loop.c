@@ -52,7 +52,7 @@ static int prepare_consumer_conf(rd_kafka_conf_t *conf, char *error)
         set_conf(conf, "isolation.level", "read_committed", error) ||
         default_conf(conf, "partition.assignment.strategy", "range,roundrobin", "cooperative-sticky", error) ||
         default_conf(conf, "auto.offset.reset", "largest", "earliest", error) ||
-        /* A member killed without leaving holds its partitions until its
+        /* A member killed without leaving keeps its partitions until its
          * session times out; 10 s instead of librdkafka's 45 s bounds that
          * stall after a crash. kafka.properties may set another value. */
         default_conf(conf, "session.timeout.ms", "45000", "10000", error))
@@ -72,6 +72,17 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const
     return rk;
 }
 
+/* librdkafka's statistics callback, run inside consumer polls on the stream
+ * thread. Returns 0: librdkafka frees json. */
+static int forward_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct stream_loop *loop = opaque;
+    (void)rk;
+    if (loop->handlers.on_stats)
+        loop->handlers.on_stats(loop->handlers.ctx, json, len);
+    return 0;
+}
+
 static int create_consumers(struct stream_loop *loop, rd_kafka_conf_t *consumer_conf, char *error)
 {
     rd_kafka_conf_t *companion_conf = rd_kafka_conf_dup(consumer_conf);
@@ -89,6 +100,9 @@ static int create_consumers(struct stream_loop *loop, rd_kafka_conf_t *consumer_
 
     rd_kafka_conf_set_opaque(consumer_conf, loop);
     rd_kafka_conf_set_rebalance_cb(consumer_conf, stream_rebalance_cb);
+    rd_kafka_conf_set_opaque(companion_conf, loop);
+    rd_kafka_conf_set_stats_cb(consumer_conf, forward_stats);
+    rd_kafka_conf_set_stats_cb(companion_conf, forward_stats);
 
     loop->consumer = new_client(RD_KAFKA_CONSUMER, consumer_conf, "group consumer", error);
     loop->companion = new_client(RD_KAFKA_CONSUMER, companion_conf, "companion consumer", error);

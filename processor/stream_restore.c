@@ -63,6 +63,7 @@ void stream_restore_begin(struct stream_loop *loop, int32_t partition)
         return;
     }
 
+    task->restore_end = high;
     log_info("restoring partition=%d changelog=%s records_up_to=%lld", (int)partition,
              loop->options.changelog_topic, (long long)(high - low));
     set_restore_assignment(loop, partition, 1);
@@ -91,7 +92,11 @@ void stream_restore_poll(struct stream_loop *loop, int timeout_ms)
 
         struct stream_task *task = stream_task_find(&loop->tasks, record->partition);
         if (record->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (task && task->state == STREAM_TASK_RESTORING) {
+            /* read_committed stops at the last stable offset, which trails
+             * the high watermark until the markers of a just-committed
+             * transaction are written: the previous owner's last batch may
+             * not be readable yet, so wait for the watermark seen at start. */
+            if (task && task->state == STREAM_TASK_RESTORING && record->offset >= task->restore_end) {
                 set_restore_assignment(loop, record->partition, 0);
                 activate(loop, task);
             }
