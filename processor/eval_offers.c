@@ -251,6 +251,9 @@ done:
     return rc;
 }
 
+/* NOTE: the processor judges propensity rules once per user per batch, on
+ * the batch's last event of that user; here they are judged after every
+ * event, which equals the processor with batches of one event. */
 static int check_propensity_rules(struct eval_context *ctx, struct state_user *user, uint32_t u, int64_t event_ms,
                                   char *error)
 {

@@ -293,8 +293,12 @@ void eval_report_summary(FILE *out, const struct eval_result *results, size_t n)
                 eval_hit_rate(&r->sampled, 2), eval_ndcg(&r->sampled, 2));
         fprintf(out, "  next action accuracy %.4f (majority baseline %.4f, %s)\n", r->action_accuracy,
                 r->majority_accuracy, tokenizer_action_name(r->majority_action));
-        fprintf(out, "  propensity AUC %.4f (purchase within %d events, %llu positives)\n", r->auc,
-                r->options.propensity_horizon, (unsigned long long)r->propensity_positives);
+        if (r->auc >= 0)
+            fprintf(out, "  propensity AUC %.4f", r->auc);
+        else
+            fputs("  propensity AUC n/a (one class only)", out);
+        fprintf(out, " (purchase within %d events, %llu positives)\n", r->options.propensity_horizon,
+                (unsigned long long)r->propensity_positives);
         for (size_t i = 0; i < r->n_rules; i++) {
             const struct eval_rule_result *rule = &r->rules[i];
             fprintf(out, "  rule %s: %llu fired, %llu held out, hit rate %.4f vs %.4f, uplift %+.4f\n", rule->name,

@@ -210,7 +210,8 @@ static int apply_event(struct eval_context *ctx, size_t i, char *error)
     int64_t time_ms = replay_event_time_ms(e);
     char message[MODEL_ERROR_SIZE];
 
-    if (eval_offers_advance(ctx, i, error) != 0)
+    /* As in app_intake.c, only clickstream events move the timers' clock. */
+    if (!review && eval_offers_advance(ctx, i, error) != 0)
         return -1;
     int created = 0;
     struct state_user *user = state_store_upsert(ctx->store, id, strlen(id), 0, &created, message);

@@ -17,6 +17,7 @@
 #include "model.h"
 #include "model_bundle.h"
 #include "replay_event.h"
+#include "safetensors.h"
 #include "tokenizer.h"
 
 /* Item scores of i1..i4: i1 ranks first, then i2, i3, i4. */
@@ -59,6 +60,18 @@ static inline void test_eval_bundle(struct model_bundle *bundle, const char *ver
         p->action_bias[a] = a == TOKENIZER_ACTION_VIEW ? 1.0f : 0.0f;
     memset(p->propensity_weight, 0, (size_t)d * sizeof(float));
     p->propensity_bias[0] = 0.0f;
+}
+
+/* Saves bundle as a model file that model_bundle_load accepts. Returns 0, or
+ * -1 with a message in error[MODEL_ERROR_SIZE]. */
+static inline int test_eval_save(const struct model_bundle *bundle, const char *path, char *error)
+{
+    char *json = NULL;
+    if (tokenizer_to_json(bundle->tokenizer, &json, error) != 0)
+        return -1;
+    int rc = model_safetensors_save(&bundle->model, path, json, error);
+    free(json);
+    return rc;
 }
 
 static inline void test_eval_click(struct replay_events *events, const char *user, const char *item,
