@@ -11,6 +11,7 @@
 #define INTENTD_APP_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "app_counters.h"
 #include "app_event.h"
@@ -83,7 +84,7 @@ struct app {
 
     int64_t stream_time_ms;        /* newest event time seen on any partition: the clock of expiry */
     int64_t last_expiry_scan_ms;
-    uint64_t offer_sequence;       /* makes offer ids unique within this process */
+    time_t last_rule_report;       /* wall time of the last rule outcome log line */
     char error[APP_ERROR_SIZE];    /* message of the last failed handler */
 };
 

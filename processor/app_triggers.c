@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "log.h"
@@ -157,7 +158,31 @@ void app_offer_rebuild_timers(struct app *app, int32_t partition)
         clock->committed_stream_time_ms = 0;
     }
     state_store_foreach(app->store, rebuild_user, &rc);
-    log_info("rule timers rebuilt partition=%d pending=%zu", (int)partition, clock ? clock->timers.count : 0);
+    log_debug("rule timers rebuilt partition=%d pending=%zu", (int)partition, clock ? clock->timers.count : 0);
+}
+
+/* Seconds between two log lines of rule outcome counts. */
+#define RULE_REPORT_INTERVAL_S 60
+
+/* Logs, once per interval, each rule's offer outcomes since start. */
+static void report_rule_counts(struct app *app)
+{
+    time_t now = time(NULL);
+
+    if (app->last_rule_report == 0)
+        app->last_rule_report = now;
+    if (now - app->last_rule_report < RULE_REPORT_INTERVAL_S)
+        return;
+    app->last_rule_report = now;
+
+    for (size_t r = 0; r < app->cfg->n_triggers && r < APP_MAX_RULES; r++) {
+        const uint64_t *n = app->counters.offers[r];
+        log_info("rule outcomes rule=%s fired=%llu holdout=%llu cooldown=%llu capped=%llu rate_limited=%llu "
+                 "no_consent=%llu",
+                 app->cfg->triggers[r].name, (unsigned long long)n[OFFER_FIRED], (unsigned long long)n[OFFER_HOLDOUT],
+                 (unsigned long long)n[OFFER_COOLDOWN], (unsigned long long)n[OFFER_CAPPED],
+                 (unsigned long long)n[OFFER_RATE_LIMITED], (unsigned long long)n[OFFER_NO_CONSENT]);
+    }
 }
 
 void app_offer_commit(struct app *app)
@@ -165,6 +190,7 @@ void app_offer_commit(struct app *app)
     app->n_candidates = 0;
     for (size_t p = 0; p < app->n_clocks; p++)
         app->clocks[p].committed_stream_time_ms = app->clocks[p].stream_time_ms;
+    report_rule_counts(app);
 }
 
 /* After an abort the state is back at the last commit and the records are
