@@ -26,6 +26,8 @@ static volatile sig_atomic_t reload_requested;
 
 /* Seconds between two looks at the model file's mtime and size. */
 #define RUN_RELOAD_CHECK_S 3.0
+/* Milliseconds between two librdkafka statistics documents (consumer lag). */
+#define RUN_STATS_INTERVAL "5000"
 
 static void on_stop_signal(int signo)
 {
@@ -135,13 +137,31 @@ static int check_topics(const struct intentd_config *cfg, const char *bootstrap)
     return 0;
 }
 
+/* Consumer lag comes from librdkafka's statistics: with the metrics endpoint
+ * on, emit them every RUN_STATS_INTERVAL unless kafka.properties chose an
+ * interval. */
+static int set_statistics_interval(const struct intentd_config *cfg, rd_kafka_conf_t *conf, char *error,
+                                   size_t size)
+{
+    char value[32];
+    size_t value_size = sizeof value;
+
+    if (cfg->metrics.port <= 0)
+        return 0;
+    if (rd_kafka_conf_get(conf, "statistics.interval.ms", value, &value_size) == RD_KAFKA_CONF_OK &&
+        strcmp(value, "0") != 0)
+        return 0;
+    return kafka_conf_set(conf, "statistics.interval.ms", RUN_STATS_INTERVAL, error, size);
+}
+
 static int build_confs(const struct intentd_config *cfg, const char *bootstrap, rd_kafka_conf_t **consumer,
                        rd_kafka_conf_t **producer)
 {
     char error[1024];
 
     if (kafka_conf_build(cfg, bootstrap, consumer, error, sizeof error) != 0 ||
-        kafka_conf_set(*consumer, "group.id", cfg->kafka.group_id, error, sizeof error) != 0) {
+        kafka_conf_set(*consumer, "group.id", cfg->kafka.group_id, error, sizeof error) != 0 ||
+        set_statistics_interval(cfg, *consumer, error, sizeof error) != 0) {
         log_error("%s", error);
         return -1;
     }
@@ -180,6 +200,8 @@ struct run_ops {
     struct reload_watch watch;
     uint64_t reloads[METRICS_RELOAD_RESULT_COUNT];
     double start_time_s;
+    struct metrics_lag_table lag;
+    const char *lag_topics[3];    /* the input topics, whose lag the statistics report */
     struct metrics_snapshot scratch; /* filled by the stream thread, then copied to the board */
 };
 
@@ -197,6 +219,7 @@ static void ops_publish(struct run_ops *ops, int running)
     snapshot->running = running;
     snapshot->start_time_s = ops->start_time_s;
     memcpy(snapshot->reloads, ops->reloads, sizeof snapshot->reloads);
+    snapshot->lag = ops->lag;
     metrics_board_publish(&ops->board, snapshot);
 }
 
@@ -255,6 +278,14 @@ static void ops_on_restore_record(void *ctx, const rd_kafka_message_t *record)
     ops->inner.on_restore_record(ops->inner.ctx, record);
 }
 
+static void ops_on_stats(void *ctx, const char *json, size_t len)
+{
+    struct run_ops *ops = ctx;
+    if (metrics_lag_update(&ops->lag, json, len, ops->lag_topics, 3) != 0)
+        log_warn("librdkafka statistics did not parse; consumer lag metrics are stale");
+    ops_publish(ops, 1); /* also keeps the snapshot fresh while no batch runs */
+}
+
 /* Wraps the app's handlers in ops's. */
 static void ops_handlers(struct run_ops *ops, struct stream_handlers *handlers)
 {
@@ -268,6 +299,7 @@ static void ops_handlers(struct run_ops *ops, struct stream_handlers *handlers)
         .on_restore_record = ops_on_restore_record,
         .on_task_ready = ops_on_task_ready,
         .on_task_revoked = ops_on_task_revoked,
+        .on_stats = ops_on_stats,
     };
 }
 
@@ -356,6 +388,9 @@ static int run(const struct intentd_config *cfg, const struct run_options *optio
     memset(&ops, 0, sizeof ops);
     ops.app = &app;
     ops.start_time_s = (double)time(NULL);
+    ops.lag_topics[0] = cfg->topics.clickstream;
+    ops.lag_topics[1] = cfg->topics.reviews;
+    ops.lag_topics[2] = cfg->topics.consents[0] ? cfg->topics.consents : NULL;
     reload_watch_init(&ops.watch, model_path, cfg->model.version, options->allow_tokenizer_change,
                       RUN_RELOAD_CHECK_S);
     int status = 1;

@@ -9,7 +9,12 @@ void metrics_fill_snapshot(const struct app *app, struct metrics_snapshot *snaps
 
     snapshot->published = 1;
     snapshot->running = 1;
-    snapshot->counters = app->counters;
+    /* Committed batches only, so a scrape between two commits never counts
+     * an open batch that may still abort; restores happen outside batches. */
+    snapshot->counters = app->committed_counters;
+    snapshot->counters.restored_users = app->counters.restored_users;
+    snapshot->counters.restore_seconds = app->counters.restore_seconds;
+    snapshot->counters.aborted_batches = app->counters.aborted_batches;
     if (app->loop)
         stream_loop_get_stats(app->loop, &snapshot->loop);
     state_store_get_stats(app->store, &snapshot->store);

@@ -132,6 +132,14 @@ static void render_state(struct text *t, const struct metrics_snapshot *s)
     family(t, "intentd_tasks", "gauge", "Assigned tasks (partitions) by state.");
     text_printf(t, "intentd_tasks{state=\"active\"} %d\nintentd_tasks{state=\"restoring\"} %d\n", s->loop.active_tasks,
                 s->loop.restoring_tasks);
+    family(t, "intentd_consumer_lag", "gauge",
+           "Records between the consumer position and the end of each assigned input partition.");
+    for (int i = 0; i < s->lag.count; i++) {
+        char label[METRICS_NAME_SIZE * 2];
+        text_printf(t, "intentd_consumer_lag{topic=\"%s\",partition=\"%d\"} %lld\n",
+                    metrics_escape_label(s->lag.entries[i].topic, label, sizeof label),
+                    (int)s->lag.entries[i].partition, (long long)s->lag.entries[i].lag);
+    }
     family(t, "intentd_transactions_total", "counter", "Kafka transactions by result.");
     text_printf(t, "intentd_transactions_total{result=\"committed\"} %lld\n",
                 (long long)s->loop.transactions_committed);

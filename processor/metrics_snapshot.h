@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "app_counters.h"
+#include "metrics_lag.h"
 #include "model_bundle.h"
 #include "state_store.h"
 #include "stream_loop.h"
@@ -35,6 +36,7 @@ struct metrics_snapshot {
     struct state_store_stats store;
     char model_version[MODEL_BUNDLE_VERSION_SIZE];
     uint64_t reloads[METRICS_RELOAD_RESULT_COUNT];
+    struct metrics_lag_table lag;  /* from the last statistics of the consumers */
 
     /* Label values; names point into the config, which outlives the board. */
     const char *input_topics[3];   /* by enum app_input; NULL when the input is not configured */

@@ -62,6 +62,11 @@ struct stream_handlers {
      * drops the users of partition p. */
     void (*on_task_ready)(void *ctx, int32_t partition, int64_t users_restored, double seconds);
     void (*on_task_revoked)(void *ctx, int32_t partition);
+
+    /* Optional: one librdkafka statistics document (JSON, len bytes, valid
+     * during the call) of the group or the companion consumer; sent only when
+     * the consumer configuration sets statistics.interval.ms. */
+    void (*on_stats)(void *ctx, const char *json, size_t len);
 };
 
 struct stream_loop_options {

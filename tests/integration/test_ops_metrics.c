@@ -5,6 +5,7 @@
  *     dead letters by reason, intents, offers by rule);
  *   - /readyz answers 503 (or the port is still closed) before it answers
  *     200, and at its first 200 every changelog record has been restored;
+ *   - consumer lag per clickstream partition is reported and reaches 0;
  *   - a Kafka password from ${ENV} and a registry password written in the
  *     config appear in no log line, metric or check-config output.
  */
@@ -64,7 +65,7 @@ static void add_secrets(struct harness *h)
     char kafka[256];
     snprintf(kafka, sizeof kafka,
              "kafka:\n  properties:\n    sasl.username: \"ops\"\n    sasl.password: \"${INTENTD_OPS_SECRET}\"\n"
-             "    debug: \"conf,generic\"\n");
+             "    debug: \"conf,generic\"\n    statistics.interval.ms: \"500\"\n");
     ops_edit_file(h->config_path, "kafka:\n", kafka);
     char schemas[128];
     snprintf(schemas, sizeof schemas, "schemas:\n  registry_auth: \"ops:%s\"\n", secret_literal);
@@ -123,6 +124,17 @@ static void check_counts(struct harness *h, const char *body)
     harness_records_free(&dlq);
     harness_records_free(&intents);
     harness_records_free(&offers);
+}
+
+/* Once the group has committed everything, the statistics (every 500 ms
+ * here) must report each clickstream partition with a lag of 0. */
+static void check_lag(struct harness *h, int port, char *body)
+{
+    char series[256];
+    for (int p = 0; p < HARNESS_PARTITIONS; p++) {
+        snprintf(series, sizeof series, "intentd_consumer_lag{topic=\"%s\",partition=\"%d\"}", h->clickstream, p);
+        assert_true(ops_wait_sample(port, series, 0, 10, body, BODY_SIZE) == 0);
+    }
 }
 
 /* Polls /readyz from process start; returns the number of "not ready"
@@ -184,6 +196,7 @@ static void metrics_readiness_and_secrets(void **state)
     assert_int_equal(ops_http_get(port, "/readyz", body + BODY_SIZE / 2, BODY_SIZE / 2), 200);
     assert_int_equal(ops_http_get(port, "/metrics", body, BODY_SIZE), 200);
     assert_no_secret("the metrics of run 1", body);
+    check_lag(&h, port, body);
     assert_int_equal(harness_stop(pid, 60), 0);
     check_counts(&h, body);
 

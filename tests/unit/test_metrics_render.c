@@ -114,6 +114,8 @@ static void test_counters_appear_with_labels(void **state)
     s->store.users = 6;
     s->reloads[METRICS_RELOAD_FAILED] = 2;
     s->start_time_s = 1700000000.0;
+    s->lag.entries[0] = (struct metrics_lag){.topic = "click", .partition = 2, .lag = 17};
+    s->lag.count = 1;
     char *text = render(s);
 
     assert_true(sample(text, "intentd_events_consumed_total{topic=\"click\"}") == 7);
@@ -131,6 +133,7 @@ static void test_counters_appear_with_labels(void **state)
     assert_true(sample(text, "intentd_model_info{version=\"m-1\"}") == 1);
     assert_true(sample(text, "intentd_model_reload_total{result=\"failed\"}") == 2);
     assert_true(sample(text, "intentd_process_start_time_seconds") == 1700000000.0);
+    assert_true(sample(text, "intentd_consumer_lag{topic=\"click\",partition=\"2\"}") == 17);
     free(text);
     free(s);
 }
