@@ -5,7 +5,7 @@
  *
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--heads N] [--layers N] [--dropout P] [--lr X]
- *        [--weight-decay X] [--norm pre|post] [--patience N] [--threads N]
+ *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH]
  * Progress goes to stderr; the last stdout line is the summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=...
@@ -25,7 +25,7 @@
 struct options {
     int epochs, batch, max_len, d_model, heads, layers, patience, threads;
     float dropout, lr, weight_decay;
-    int pre_norm, pad_left;
+    int pre_norm, pad_left, decay_embedding;
     unsigned long long seed;
     long max_steps;
     const char *save;
@@ -42,7 +42,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 {
     *o = (struct options){.epochs = 20, .batch = 64, .max_len = 50, .d_model = 64, .heads = 1, .layers = 2,
                           .patience = 3, .threads = 2, .dropout = 0.3f, .lr = 3e-3f, .weight_decay = 0.0f,
-                          .pre_norm = 1, .pad_left = 0, .seed = 42, .max_steps = 0, .save = NULL};
+                          .pre_norm = 1, .pad_left = 0, .decay_embedding = 0, .seed = 42, .max_steps = 0, .save = NULL};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
@@ -62,6 +62,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--lr") == 0) o->lr = (float)atof(value);
         else if (strcmp(name, "--weight-decay") == 0) o->weight_decay = (float)atof(value);
         else if (strcmp(name, "--norm") == 0) o->pre_norm = strcmp(value, "pre") == 0;
+        else if (strcmp(name, "--decay-embedding") == 0) o->decay_embedding = atoi(value);
         else if (strcmp(name, "--pad") == 0) o->pad_left = strcmp(value, "left") == 0;
         else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
     oc.lr = o.lr;
     oc.beta2 = 0.98f;
     oc.weight_decay = o.weight_decay;
+    oc.decay_embedding = o.decay_embedding;
     oc.warmup_steps = 100;
     oc.schedule = OPTIM_SCHEDULE_COSINE;
     oc.min_lr_ratio = 0.1f;
