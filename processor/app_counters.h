@@ -16,7 +16,7 @@
 #define APP_MAX_RULES 32
 #define APP_LATENCY_BUCKETS 12
 
-/* Cumulative histogram in the Prometheus sense: counts[i] holds observations
+/* Cumulative histogram in the Prometheus sense: counts[i] is the number of observations
  * <= app_latency_bounds[i]; count and sum cover all observations. */
 struct app_histogram {
     uint64_t counts[APP_LATENCY_BUCKETS];

@@ -21,13 +21,13 @@ static int64_t offset_field(json_t *partition, const char *name)
     return json_is_integer(value) ? (int64_t)json_integer_value(value) : -1;
 }
 
-/* Lag of one partition: its end (the last stable offset, which is what a
- * read_committed consumer can reach; the high watermark if unknown) minus
- * the consumer's position (the next offset it hands to the stream loop; the
- * committed offset before the first record). librdkafka's own consumer_lag is
- * not used: it counts from the offset the consumer itself committed, and
- * intentd commits through the producer's transactions instead. Returns -1
- * when either end is unknown. */
+/* Lag of one partition: its end minus the consumer's position. The end is
+ * the last stable offset, which a read_committed consumer can reach, or the
+ * high watermark while that is unknown. The position is the next offset
+ * handed to the stream loop, or the committed offset before the first
+ * record. librdkafka's own consumer_lag is not used because it counts from
+ * offsets the consumer itself committed, and intentd commits through the
+ * producer's transactions instead. Returns -1 when either value is unknown. */
 static int64_t partition_lag(json_t *partition)
 {
     int64_t end = offset_field(partition, "ls_offset");

@@ -2,8 +2,8 @@
  * The HTTP endpoint of the streaming job, on libmicrohttpd's own thread:
  *   GET /metrics  the last published snapshot, Prometheus text format
  *   GET /healthz  200 while the process runs
- *   GET /readyz   200 when health_ready() says so, else 503 with the reason
- * Other paths answer 404, other methods 405.
+ *   GET /readyz   200 when health_ready() returns 1, else 503 with the reason
+ * Other paths return 404, other methods 405.
  *
  * Threading: requests are served on the server's thread and read only the
  * board (under its mutex); the stream thread never waits for a request.

@@ -3,7 +3,7 @@
  * on a Taobao slice with poison records mixed in:
  *   - every counter equals what the topics hold afterwards (input records,
  *     dead letters by reason, intents, offers by rule);
- *   - /readyz answers 503 (or the port is still closed) before it answers
+ *   - /readyz returns 503 (or the port is still closed) before it returns
  *     200, and at its first 200 every changelog record has been restored;
  *   - consumer lag per clickstream partition is reported and reaches 0;
  *   - a Kafka password from ${ENV} and a registry password written in the
@@ -138,7 +138,7 @@ static void check_lag(struct harness *h, int port, char *body)
 }
 
 /* Polls /readyz from process start; returns the number of "not ready"
- * answers (503 or refused) seen before the first 200, and leaves the
+ * results (503 or refused) seen before the first 200, and leaves the
  * /metrics body scraped right after that 200 in body. */
 static int wait_ready(struct harness *h, pid_t pid, int port, char *body, int *saw_503)
 {

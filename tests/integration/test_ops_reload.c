@@ -1,9 +1,10 @@
 /*
- * Hot model reload during a real run: a corrupt file (installed, then
- * SIGHUP) is rejected and counted while the running model keeps serving; a
- * good file with changed weights (installed without a signal, so the file
- * watch must notice it) is swapped in between batches, and every intent
- * after the swap carries its version, never the corrupt one's.
+ * Hot model reload during a real run. A corrupt file, installed and then
+ * announced with SIGHUP, is rejected and counted while the running model
+ * keeps serving. A good file with changed weights, installed without a
+ * signal so that the file watch must notice it, is swapped in between
+ * batches. On each partition no intent of the old model follows one of the
+ * new, and no other version appears.
  */
 #include "harness.h"
 

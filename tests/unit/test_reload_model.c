@@ -1,7 +1,7 @@
-/* Unit tests of the checks a hot model reload applies before a swap: a file
+/* Unit tests of the checks a hot model reload applies before a swap. A file
  * with changed weights and the same tokenizer is accepted with a new
- * version; a truncated file and a model whose tokenizer maps ids to other
- * tokens are refused (the latter accepted only when explicitly allowed). */
+ * version. A truncated file is rejected, and so is a model whose tokenizer
+ * maps ids to other tokens, unless a tokenizer change is allowed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
