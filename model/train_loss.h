@@ -20,8 +20,8 @@
  * classes for dw and dbias), each calling cblas_sgemm on its share, so set
  * OpenBLAS to 1 thread then. Each output element is computed by one thread
  * and sums are combined in a fixed order, so the result does not depend on
- * thread timing. exp is a polynomial approximation (relative error about
- * 1e-7), not libm's expf. */
+ * thread timing. exp is a polynomial approximation (relative error
+ * below 1e-6 for arguments above -20), not libm's expf. */
 double train_softmax_ce(const float *h, const float *w, const float *bias, const int *targets, int M, int K, int d,
                         float grad_scale, float *dh, float *dw, float *dbias, float *scratch, int threads);
 
