@@ -267,12 +267,14 @@ echo
 echo "files in $dir:"
 echo "  intentd.log  replay.log  kafka/broker.log   logs"
 echo "  offers.txt  dead-letters.txt  intents-sample.txt   decoded outputs, one record a line"
-echo "read any topic with: $intentd peek --config $config --bootstrap $bootstrap --topic offers --limit 20"
+echo "read any topic with: ${intentd#"$repo"/} peek --config $config --bootstrap $bootstrap --topic offers --limit 20"
 
 if [ "$keep_running" = 1 ]; then
   echo
   echo "intentd (pid $(cat "$pid_file")) and the broker on $bootstrap are still running."
-  echo "stop them with: deploy/quickstart.sh stop${dir:+ --dir $dir}"
+  stop_command="deploy/quickstart.sh stop"
+  [ "$dir" = "$repo/var/quickstart" ] || stop_command+=" --dir $dir"
+  echo "stop them with: $stop_command"
 else
   echo
   stop_all
