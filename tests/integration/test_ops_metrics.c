@@ -15,6 +15,7 @@
 
 #define CLICKS 2000
 #define BODY_SIZE (1 << 20)
+#define CHANGELOG_PADDING 300000
 
 static const char *secret_env = "ops-env-secret-7f3a9c";
 static const char *secret_literal = "ops-literal-secret-51d2e8";
@@ -126,6 +127,25 @@ static void check_counts(struct harness *h, const char *body)
     harness_records_free(&offers);
 }
 
+/* Appends n tombstones of unknown users to changelog partition 0 only, so
+ * that partition restores long after the other two: readiness given at the
+ * first restored task would then show in the restored count. */
+static void pad_changelog_partition(struct harness *h, int n)
+{
+    char key[32];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(key, sizeof key, "filler-%d", i);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(h->producer, RD_KAFKA_V_TOPIC(h->changelog), RD_KAFKA_V_PARTITION(0),
+                                        RD_KAFKA_V_KEY(key, (size_t)len), RD_KAFKA_V_VALUE(NULL, 0),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(h->producer, 100);
+        assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    harness_flush(h);
+}
+
 /* Once the group has committed everything, the statistics (every 500 ms
  * here) must report each clickstream partition with a lag of 0. */
 static void check_lag(struct harness *h, int port, char *body)
@@ -140,7 +160,7 @@ static void check_lag(struct harness *h, int port, char *body)
 /* Polls /readyz from process start; returns the number of "not ready"
  * results (503 or refused) seen before the first 200, and leaves the
  * /metrics body scraped right after that 200 in body. */
-static int wait_ready(struct harness *h, pid_t pid, int port, char *body, int *saw_503)
+static int wait_ready(struct harness *h, pid_t pid, int port, char *body, int *saw_503, int *saw_restoring)
 {
     int not_ready = 0;
     for (int i = 0; i < 1200; i++) {
@@ -150,8 +170,10 @@ static int wait_ready(struct harness *h, pid_t pid, int port, char *body, int *s
             assert_int_equal(ops_http_get(port, "/metrics", body, BODY_SIZE), 200);
             return not_ready;
         }
-        if (status == 503)
+        if (status == 503) {
             *saw_503 = 1;
+            *saw_restoring += strstr(body, "restoring") != NULL;
+        }
         else
             assert_int_equal(status, -1);
         not_ready++;
@@ -201,14 +223,15 @@ static void metrics_readiness_and_secrets(void **state)
     check_counts(&h, body);
 
     /* run 2: restores the changelog; ready only once all of it is read */
+    pad_changelog_partition(&h, CHANGELOG_PADDING);
     struct harness_records changelog = {0};
     harness_read_topic(h.changelog, &changelog);
     assert_true(changelog.count > 0);
     pid = harness_start(&h, NULL, "restore");
-    int saw_503 = 0;
-    int not_ready = wait_ready(&h, pid, port, body, &saw_503);
-    printf("readiness: %d not-ready answers (503 seen: %d) before 200; %zu changelog records\n", not_ready, saw_503,
-           changelog.count);
+    int saw_503 = 0, saw_restoring = 0;
+    int not_ready = wait_ready(&h, pid, port, body, &saw_503, &saw_restoring);
+    printf("readiness: %d not-ready results (%d of them 503 restoring) before 200; %zu changelog records\n",
+           not_ready, saw_restoring, changelog.count);
     assert_true(not_ready > 0);
     assert_true(saw_503);
     assert_true(ops_sample(body, "intentd_tasks{state=\"restoring\"}") == 0);
