@@ -127,11 +127,20 @@ stop_all() {
 }
 
 if [ "$command" = stop ]; then
+  [ -e "$marker" ] || { say "no quick start in $dir, nothing to stop"; exit 0; }
   stop_all
   exit 0
 fi
 
 # ---- start ----
+
+step() { echo; echo "==> $*"; }
+
+if [ -e "$dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
+  die "$dir is not empty and was not created by the quick start; its broker data would be deleted, so choose another --dir"
+fi
+mkdir -p "$dir" || die "cannot create $dir"
+touch "$marker"
 
 # On failure, stop what this run started unless --keep-running, and point at
 # the logs.
@@ -144,14 +153,6 @@ on_exit() {
   fi
 }
 trap on_exit EXIT
-
-step() { echo; echo "==> $*"; }
-
-if [ -e "$dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
-  die "$dir is not empty and was not created by the quick start; its broker data would be deleted, so choose another --dir"
-fi
-mkdir -p "$dir" || die "cannot create $dir"
-touch "$marker"
 
 if [ "${INTENTD_SKIP_INSTALL:-0}" != 1 ]; then
   step "installing Debian packages (deploy/install-deps.sh)"
