@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "encoder.h"
+#include "kernels.h"
 #include "log.h"
 #include "tokenizer.h"
 
@@ -19,7 +20,13 @@
 #define ENCODE_CHUNK 64
 #define MAX_TOP_K 32
 
+/* Scratch of the encoder chunks, kept from batch to batch (the item scores
+ * alone are ENCODE_CHUNK x ~12k floats, and a fresh calloc per batch costs page
+ * faults and zeroing). Owned by this file; sized for the dimensions below and
+ * reallocated when a model swap changes them. Used by the stream loop's
+ * thread only, like everything in app.h. */
 struct intent_buffers {
+    int seq_len, n_items, n_categories, n_sentiments, d_model; /* sizes allocated for */
     int *tokens;        /* [chunk, seq_len] */
     int *lengths;       /* [chunk] */
     float *pooled;      /* [chunk, d] */
@@ -27,7 +34,11 @@ struct intent_buffers {
     float *categories;  /* [chunk, n_categories] */
     float *sentiments;  /* [chunk, n_sentiments] */
     float *propensity;  /* [chunk] */
+    float *lse_items;   /* [chunk] log of the item softmax normaliser */
+    float *lse_categories; /* [chunk] the same for categories */
 };
+
+static struct intent_buffers kept_buffers;
 
 static double wall_seconds(void)
 {
@@ -52,13 +63,26 @@ static void free_buffers(struct intent_buffers *b)
     free(b->categories);
     free(b->sentiments);
     free(b->propensity);
+    free(b->lse_items);
+    free(b->lse_categories);
+    memset(b, 0, sizeof *b);
 }
 
+/* Makes b fit the model and seq_len, keeping what it has when it already
+ * does. Returns 0, or -1 when out of memory (b is then empty). */
 static int alloc_buffers(struct intent_buffers *b, const struct model_config *c, int seq_len)
 {
     int n_items = c->item_end - c->item_begin;
 
-    memset(b, 0, sizeof *b);
+    if (b->tokens && b->seq_len == seq_len && b->n_items == n_items && b->n_categories == c->n_categories &&
+        b->n_sentiments == c->n_sentiments && b->d_model == c->d_model)
+        return 0;
+    free_buffers(b);
+    b->seq_len = seq_len;
+    b->n_items = n_items;
+    b->n_categories = c->n_categories;
+    b->n_sentiments = c->n_sentiments;
+    b->d_model = c->d_model;
     b->tokens = calloc((size_t)ENCODE_CHUNK * (size_t)seq_len, sizeof(int));
     b->lengths = calloc(ENCODE_CHUNK, sizeof(int));
     b->pooled = calloc((size_t)ENCODE_CHUNK * (size_t)c->d_model, sizeof(float));
@@ -66,7 +90,10 @@ static int alloc_buffers(struct intent_buffers *b, const struct model_config *c,
     b->categories = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_categories > 0 ? c->n_categories : 1), sizeof(float));
     b->sentiments = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_sentiments > 0 ? c->n_sentiments : 1), sizeof(float));
     b->propensity = calloc(ENCODE_CHUNK, sizeof(float));
-    if (!b->tokens || !b->lengths || !b->pooled || !b->items || !b->categories || !b->sentiments || !b->propensity) {
+    b->lse_items = calloc(ENCODE_CHUNK, sizeof(float));
+    b->lse_categories = calloc(ENCODE_CHUNK, sizeof(float));
+    if (!b->tokens || !b->lengths || !b->pooled || !b->items || !b->categories || !b->sentiments || !b->propensity ||
+        !b->lse_items || !b->lse_categories) {
         free_buffers(b);
         return -1;
     }
@@ -90,11 +117,13 @@ static void softmax(float *x, int n)
         x[i] = (float)(x[i] / sum);
 }
 
-/* Picks the k highest probabilities among the first n_known tokens (those
- * with an external id; buckets follow them in the layout). Returns the count;
- * ids point into the tokenizer. */
-static int top_known(const struct tokenizer *tok, const float *probs, int n_known, int32_t first_token, int k,
-                     codec_scored_id_t *out, int32_t *best_token)
+/* Picks the k highest logits among the first n_known tokens (those with an
+ * external id; buckets follow them in the layout) and scores them as
+ * probabilities exp(logit - lse), lse being the log of the softmax
+ * normaliser over the whole row. Only these k entries are exponentiated.
+ * Returns the count; ids point into the tokenizer. */
+static int top_known(const struct tokenizer *tok, const float *probs, float lse, int n_known, int32_t first_token,
+                     int k, codec_scored_id_t *out, int32_t *best_token)
 {
     int index[MAX_TOP_K];
     int count = 0;
@@ -113,7 +142,7 @@ static int top_known(const struct tokenizer *tok, const float *probs, int n_know
     *best_token = count > 0 ? first_token + index[0] : -1;
     for (int j = 0; j < count; j++) {
         out[j].id = (char *)tokenizer_token_id(tok, first_token + index[j]);
-        out[j].score = probs[index[j]];
+        out[j].score = expf(probs[index[j]] - lse);
     }
     return count;
 }
@@ -145,11 +174,11 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     codec_scored_id_t top_categories[MAX_TOP_K], top_items[MAX_TOP_K];
     int32_t best_category = -1, best_item = -1;
 
-    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories,
+    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, b->lse_categories[row],
                                      tok->layout.category_bucket_begin - tok->layout.category_begin,
                                      tok->layout.category_begin, k, top_categories, &best_category);
-    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, tok->layout.item_bucket_begin - c->item_begin,
-                                c->item_begin, k, top_items, &best_item);
+    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, b->lse_items[row],
+                                tok->layout.item_bucket_begin - c->item_begin, c->item_begin, k, top_items, &best_item);
     float propensity = b->propensity[row];
 
     touch->encoded = 1;
@@ -249,9 +278,12 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
     app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, monotonic_seconds() - started);
 
     int n_items = c->item_end - c->item_begin;
+    /* Items and categories keep their logits: top_known exponentiates only
+     * the k it lists, against the normaliser computed here. */
     for (int r = 0; r < rows; r++) {
-        softmax(b->items + (size_t)r * n_items, n_items);
-        softmax(b->categories + (size_t)r * c->n_categories, c->n_categories);
+        b->lse_items[r] = n_items > 0 ? model_logsumexp(b->items + (size_t)r * n_items, n_items) : 0.0f;
+        b->lse_categories[r] =
+            c->n_categories > 0 ? model_logsumexp(b->categories + (size_t)r * c->n_categories, c->n_categories) : 0.0f;
         softmax(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments);
     }
     return 0;
@@ -276,8 +308,8 @@ int app_emit_intents(struct app *app)
     if (seq_len > c->max_len)
         seq_len = c->max_len;
 
-    struct intent_buffers b;
-    if (alloc_buffers(&b, c, seq_len) != 0) {
+    struct intent_buffers *b = &kept_buffers;
+    if (alloc_buffers(b, c, seq_len) != 0) {
         snprintf(app->error, sizeof app->error, "out of memory allocating intent buffers");
         return -1;
     }
@@ -287,7 +319,6 @@ int app_emit_intents(struct app *app)
     size_t *order = malloc((app->n_touches ? app->n_touches : 1) * sizeof *order);
     size_t n_order = 0;
     if (!order) {
-        free_buffers(&b);
         snprintf(app->error, sizeof app->error, "out of memory ordering the batch");
         return -1;
     }
@@ -302,11 +333,10 @@ int app_emit_intents(struct app *app)
     int result = 0;
     for (size_t first = 0; first < n_order && result == 0; first += ENCODE_CHUNK) {
         int rows = (int)(n_order - first < ENCODE_CHUNK ? n_order - first : ENCODE_CHUNK);
-        result = encode_chunk(app, &b, order, first, rows, seq_len);
+        result = encode_chunk(app, b, order, first, rows, seq_len);
         for (int r = 0; r < rows && result == 0; r++)
-            result = produce_intent(app, &app->touches[order[first + (size_t)r]], &b, r);
+            result = produce_intent(app, &app->touches[order[first + (size_t)r]], b, r);
     }
     free(order);
-    free_buffers(&b);
     return result;
 }
