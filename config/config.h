@@ -156,7 +156,7 @@ struct intentd_config {
         char *registry_auth; /* "user:password" for HTTP basic auth, secret; "" for none */
         enum config_schema_format format;
         struct config_json_fields json;
-        size_t max_text_bytes; /* review and query text is cut to this many bytes (at a UTF-8 boundary) */
+        size_t max_text_bytes; /* longer review or query text sends the event to the dead-letter topic */
     } schemas;
     struct {
         char *path;    /* safetensors weights */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "encoder.h"
@@ -111,8 +112,8 @@ static const char *template_text(const struct app *app, const struct config_trig
 }
 
 static int render_message(struct app *app, const struct config_trigger *rule, const struct state_user *user,
-                          const char *const *item_ids, int n_items, const char *category, char *message,
-                          const char **language)
+                          const char *const *item_ids, int n_items, const char *category, int64_t event_ms,
+                          char *message, const char **language)
 {
     struct offer_template tpl;
     char error[OFFER_TEMPLATE_ERROR_SIZE];
@@ -120,6 +121,11 @@ static int render_message(struct app *app, const struct config_trigger *rule, co
     size_t len = 0;
 
     snprintf(discount, sizeof discount, "%g", rule->discount_percent); /* templates write "{discount}%" */
+    char expiry[32];
+    time_t expires = (time_t)((event_ms + rule->expiry_ms) / 1000);
+    struct tm expires_utc;
+    gmtime_r(&expires, &expires_utc);
+    strftime(expiry, sizeof expiry, "%Y-%m-%d %H:%M UTC", &expires_utc);
     if (offer_template_compile(&tpl, template_text(app, rule, language), error) != 0) {
         snprintf(app->error, sizeof app->error, "template of rule %s is invalid: %s", rule->name, error);
         return -1;
@@ -131,6 +137,8 @@ static int render_message(struct app *app, const struct config_trigger *rule, co
         .category = category,
         .discount = discount,
         .user = user->id,
+        .expiry = expiry,
+        .rule = rule->name,
     };
     if (offer_template_render(&tpl, &values, message, MESSAGE_BYTES, &len, error) < 0) {
         snprintf(app->error, sizeof app->error, "rendering rule %s failed: %s", rule->name, error);
@@ -156,7 +164,8 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
     const char *category = touch->top_category >= 0 ? tokenizer_token_id(tok, touch->top_category) : NULL;
     char message[MESSAGE_BYTES];
     const char *language = NULL;
-    if (render_message(app, rule, user, item_ids, n_items, category ? category : "", message, &language) != 0)
+    if (render_message(app, rule, user, item_ids, n_items, category ? category : "", event_ms, message, &language) !=
+        0)
         return -1;
 
     char id[32];
