@@ -19,6 +19,7 @@
  * ENCODE_CHUNK x items floats. */
 #define ENCODE_CHUNK 64
 #define MAX_TOP_K 32
+#define TOP_BLOCK 32 /* entries top_known skips at once, a power of 2 */
 
 /* Scratch of the encoder chunks, kept from batch to batch (the item scores
  * alone are ENCODE_CHUNK x ~12k floats, and a fresh calloc per batch costs page
@@ -127,9 +128,21 @@ static int top_known(const struct tokenizer *tok, const float *probs, float lse,
 {
     int index[MAX_TOP_K];
     int count = 0;
+    float threshold = 0.0f; /* the k-th best so far, valid once count == k */
 
     for (int i = 0; i < n_known; i++) {
-        if (count == k && probs[i] <= probs[index[k - 1]])
+        /* Once the list is full, most entries lose: skip whole blocks whose
+         * maximum (a vectorised loop) does not beat the k-th best. */
+        if (count == k && (i & (TOP_BLOCK - 1)) == 0 && i + TOP_BLOCK <= n_known) {
+            float block_max = probs[i];
+            for (int b = 1; b < TOP_BLOCK; b++)
+                block_max = probs[i + b] > block_max ? probs[i + b] : block_max;
+            if (block_max <= threshold) {
+                i += TOP_BLOCK - 1;
+                continue;
+            }
+        }
+        if (count == k && probs[i] <= threshold)
             continue;
         int j = count < k ? count++ : k - 1;
         while (j > 0 && probs[index[j - 1]] < probs[i]) {
@@ -137,6 +150,8 @@ static int top_known(const struct tokenizer *tok, const float *probs, float lse,
             j--;
         }
         index[j] = i;
+        if (count == k)
+            threshold = probs[index[k - 1]];
     }
 
     *best_token = count > 0 ? first_token + index[0] : -1;
