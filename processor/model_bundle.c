@@ -110,7 +110,10 @@ int model_bundle_load(struct model_bundle *bundle, const char *path, const char 
     memset(bundle, 0, sizeof *bundle);
     if (hash_file(path, &hash, error) != 0)
         return -1;
-    if (model_safetensors_load(&bundle->model, path, 0, &tokenizer_json, error) != 0)
+    /* A private copy, not a view of the mmap'ed file: an operator who
+     * overwrites the model file in place must not change or crash the
+     * running model. The default model is 8 MB. */
+    if (model_safetensors_load(&bundle->model, path, MODEL_LOAD_COPY, &tokenizer_json, error) != 0)
         return -1;
 
     if (!tokenizer_json) {
