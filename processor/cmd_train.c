@@ -75,7 +75,7 @@ static void print_usage(FILE *out)
             "  --category-buckets N  buckets for unseen categories (default 64)\n"
             "  --offer-items N       items in each decoder target (default 4)\n"
             "  --propensity-window N events after the cut that count for purchase propensity (default 5)\n"
-            "  --max-text-tokens N   text tokens per review or query (default 16, the processor's cap)\n"
+            "  --max-text-tokens N   text tokens per review or query (default 16; the processor keeps 48)\n"
             "\n"
             "Exit status: 0 when the model was written, 1 on a failure, 2 on a usage error.\n");
 }
