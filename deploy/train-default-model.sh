@@ -3,21 +3,21 @@
 # the Taobao UserBehavior sample and the online_shopping_10_cats reviews with
 # fixed options and seed. Run from the repository root after building:
 #
-#   cmake -S . -B build && cmake --build build --target intentd
+#   cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release && cmake --build build/release --target intentd
 #   deploy/train-default-model.sh
 #
-# INTENTD (the intentd binary, default build/processor/intentd), DATA (the
+# INTENTD (the intentd binary, default build/release/processor/intentd), DATA (the
 # data folder, default ../shared/data) and OUT override the paths. The run
 # is deterministic for one machine, build and thread count (see
 # model/TRAINING.md); a different CPU or OpenBLAS may change the last bits.
 set -eu
 
-INTENTD=${INTENTD:-build/processor/intentd}
+INTENTD=${INTENTD:-build/release/processor/intentd}
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-model/default/intentd-default.safetensors}
 
 if [ ! -x "$INTENTD" ]; then
-    echo "train-default-model: $INTENTD not found; build it first (cmake --build build --target intentd)" >&2
+    echo "train-default-model: $INTENTD not found; build it first (cmake --build build/release --target intentd)" >&2
     exit 2
 fi
 
