@@ -116,8 +116,27 @@ static int create_consumers(struct stream_loop *loop, rd_kafka_conf_t *consumer_
     return 0;
 }
 
+/* Back-off of the transactional producer's retries unless the config chose
+ * one. After a commit the broker is still writing the transaction markers, so
+ * the next transaction's AddPartitionsToTxn often gets CONCURRENT_TRANSACTIONS
+ * and is retried after retry.backoff.ms; librdkafka's 100 ms default then
+ * caps a backlog at about one transaction per 65 ms (3,200 events/s at 256
+ * events per batch; 7,700 with 5 ms, tests/bench/RESULTS.md "e2e"). */
+#define STREAM_RETRY_BACKOFF_MS "5"
+#define LIBRDKAFKA_DEFAULT_RETRY_BACKOFF_MS "100"
+
+static void default_retry_backoff(rd_kafka_conf_t *conf)
+{
+    char value[32], errstr[256];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(conf, "retry.backoff.ms", value, &size) == RD_KAFKA_CONF_OK &&
+        strcmp(value, LIBRDKAFKA_DEFAULT_RETRY_BACKOFF_MS) == 0)
+        rd_kafka_conf_set(conf, "retry.backoff.ms", STREAM_RETRY_BACKOFF_MS, errstr, sizeof errstr);
+}
+
 static int create_producer(struct stream_loop *loop, rd_kafka_conf_t *producer_conf, char *error)
 {
+    default_retry_backoff(producer_conf);
     loop->producer = new_client(RD_KAFKA_PRODUCER, producer_conf, "transactional producer", error);
     if (!loop->producer)
         return -1;

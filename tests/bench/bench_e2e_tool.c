@@ -14,7 +14,9 @@
  *   bytes USERS                       state store bytes per user
  *   changelog BOOTSTRAP TOPIC PARTITIONS USERS
  *                                     write USERS encoded user states
- *   passthrough BOOTSTRAP IN OUT N    stream loop copying N records, EOS
+ *   passthrough BOOTSTRAP IN OUT N [PROPS]
+ *                                     stream loop copying N records, EOS;
+ *                                     PROPS "name=value,..." for its clients
  *   raw BOOTSTRAP IN OUT N            plain librdkafka consume + produce
  */
 #include <signal.h>
@@ -553,7 +555,21 @@ static double self_cpu_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmd_passthrough(const char *bootstrap, const char *in, const char *out, int64_t n)
+/* props: NULL or "name=value,name=value" set on both clients of the loop. */
+static void set_props(rd_kafka_conf_t *conf, const char *props)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", props ? props : "");
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            die("property without '=': %s", item);
+        *eq = '\0';
+        set(conf, item, eq + 1);
+    }
+}
+
+static int cmd_passthrough(const char *bootstrap, const char *in, const char *out, int64_t n, const char *props)
 {
     char error[STREAM_ERROR_SIZE];
     rd_kafka_conf_t *consumer = base_conf(bootstrap);
@@ -564,6 +580,8 @@ static int cmd_passthrough(const char *bootstrap, const char *in, const char *ou
     rd_kafka_conf_t *producer = base_conf(bootstrap);
     set(producer, "transactional.id", group);
     set(producer, "linger.ms", "5");
+    set_props(consumer, props);
+    set_props(producer, props);
     struct copy c = {.out = out, .target = n};
     struct stream_loop_options options = {
         .driver_topic = in,
@@ -637,8 +655,8 @@ int main(int argc, char **argv)
         return cmd_bytes(strtoull(argv[2], NULL, 10));
     if (!strcmp(cmd, "changelog") && argc == 6)
         return cmd_changelog(argv[2], argv[3], atoi(argv[4]), strtoull(argv[5], NULL, 10));
-    if (!strcmp(cmd, "passthrough") && argc == 6)
-        return cmd_passthrough(argv[2], argv[3], argv[4], strtoll(argv[5], NULL, 10));
+    if (!strcmp(cmd, "passthrough") && (argc == 6 || argc == 7))
+        return cmd_passthrough(argv[2], argv[3], argv[4], strtoll(argv[5], NULL, 10), argc == 7 ? argv[6] : NULL);
     if (!strcmp(cmd, "raw") && argc == 6)
         return cmd_raw(argv[2], argv[3], argv[4], strtoll(argv[5], NULL, 10));
     fprintf(stderr, "usage: see the comment at the top of tests/bench/bench_e2e_tool.c\n");
