@@ -319,6 +319,7 @@ int stream_loop_run(struct stream_loop *loop, volatile sig_atomic_t *stop, char 
      * callback, which commits nothing further because no transaction is open. */
     log_info("stream loop stopping: leaving the consumer group");
     rd_kafka_consumer_close(loop->consumer);
+    loop->consumer_closed = 1;
     return 0;
 }
 
@@ -335,6 +336,11 @@ void stream_loop_destroy(struct stream_loop *loop)
         rd_kafka_consumer_close(loop->companion);
         rd_kafka_destroy(loop->companion);
     }
+    /* A group consumer must leave the group before rd_kafka_destroy, which
+     * otherwise waits for a rebalance nobody serves: after a fatal error the
+     * loop returned without closing it. */
+    if (loop->consumer && !loop->consumer_closed)
+        rd_kafka_consumer_close(loop->consumer);
     if (loop->consumer)
         rd_kafka_destroy(loop->consumer);
     if (loop->producer)

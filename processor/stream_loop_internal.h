@@ -27,6 +27,7 @@ struct stream_loop {
 
     struct stream_loop_stats stats;
     int fatal;                        /* set once; the loop stops */
+    int consumer_closed;              /* the group consumer has left the group */
     char fatal_message[STREAM_ERROR_SIZE];
 };
 

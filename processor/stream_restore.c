@@ -6,6 +6,8 @@
  */
 #include "stream_loop_internal.h"
 
+#include <unistd.h>
+
 #include "log.h"
 
 static void set_restore_assignment(struct stream_loop *loop, int32_t partition, int assign)
@@ -47,10 +49,23 @@ void stream_restore_begin(struct stream_loop *loop, int32_t partition)
         return;
     }
 
+    /* Right after the topics were created, or during a leader election, the
+     * partition may have no leader yet: that is retriable for a while. */
     int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(loop->restorer, loop->options.changelog_topic,
-                                                               partition, &low, &high,
-                                                               loop->options.transaction_timeout_ms);
+    rd_kafka_resp_err_t err;
+    for (int attempt = 0;; attempt++) {
+        err = rd_kafka_query_watermark_offsets(loop->restorer, loop->options.changelog_topic, partition, &low,
+                                               &high, loop->options.transaction_timeout_ms);
+        int retriable = err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                        err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                        err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (!err || !retriable || attempt >= 60)
+            break;
+        log_warn("reading the end of changelog partition %s/%d failed, retrying in 500 ms: %s",
+                 loop->options.changelog_topic, (int)partition, rd_kafka_err2str(err));
+        usleep(500 * 1000);
+    }
     if (err) {
         stream_loop_set_fatal(loop, "reading the end of changelog partition %s/%d failed: %s; check that the "
                               "topic exists and has as many partitions as %s",
