@@ -16,6 +16,7 @@
 #include "log.h"
 #include "model_bundle.h"
 #include "replay_cli.h"
+#include "eval_topic.h"
 #include "replay_input.h"
 #include "replay_linkage.h"
 #include "replay_time.h"
@@ -34,6 +35,9 @@ struct eval_cli {
     int has_from, has_to;
     int64_t from_ms, to_ms;
     int strict;
+    const char *topics[MAX_INPUTS]; /* --from-topic, read through --config or --bootstrap */
+    size_t n_topics;
+    const char *bootstrap;
     struct eval_options options;
 };
 
@@ -51,6 +55,8 @@ static void print_usage(FILE *out)
           "  --reviews-users-from F   clickstream file that links reviews without user ids to users\n"
           "  --jsonl FILE             JSON Lines events\n"
           "  --avro FILE              Avro object container file of events\n"
+          "  --from-topic TOPIC       every committed record of a Kafka topic (Avro frames), up to its end at\n"
+          "                           start; the broker comes from --config or --bootstrap HOST:PORT\n"
           "  --from TIME, --to TIME   keep events with from <= time < to (Unix s or ISO-8601)\n"
           "  --strict                 stop at the first bad input line\n"
           "model and rules:\n"
@@ -224,12 +230,15 @@ static int parse_option(struct eval_cli *cli, int opt, const char *arg)
         cli->models[cli->n_models++] = arg;
         return -1;
     case OPT_FROM_TOPIC:
+        if (cli->n_topics == MAX_INPUTS) {
+            fprintf(stderr, "intentd eval: at most %d --from-topic options\n", MAX_INPUTS);
+            return 2;
+        }
+        cli->topics[cli->n_topics++] = arg;
+        return -1;
     case OPT_BOOTSTRAP:
-        /* TODO: read a topic range; replay's topic copy does not decode events, so it cannot be reused as is. */
-        fputs("intentd eval: --from-topic is not supported yet; export the range with a consumer to JSON Lines "
-              "and pass it with --jsonl\n",
-              stderr);
-        return 2;
+        cli->bootstrap = arg;
+        return -1;
     default:
         return parse_number_option(opt, arg, &cli->options);
     }
@@ -259,7 +268,7 @@ static int parse_cli(int argc, char **argv, struct eval_cli *cli)
                 argv[optind]);
         return 2;
     }
-    if (cli->n_inputs == 0) {
+    if (cli->n_inputs == 0 && cli->n_topics == 0) {
         fputs("intentd eval: no input; give at least one of --taobao, --sequences, --reviews, --jsonl, --avro\n",
               stderr);
         return 2;
@@ -288,8 +297,8 @@ static int open_codec(const struct eval_cli *cli, const struct intentd_config *c
     codec_error_t err;
 
     *codec = NULL;
-    for (size_t i = 0; i < cli->n_inputs; i++) {
-        if (cli->inputs[i].kind != REPLAY_INPUT_AVRO)
+    for (size_t i = 0; i < cli->n_inputs + (cli->n_topics > 0); i++) {
+        if (i < cli->n_inputs && cli->inputs[i].kind != REPLAY_INPUT_AVRO)
             continue;
         snprintf(path, sizeof path, "%s/catalogue.json", cfg->schemas.local_dir);
         if (codec_open(path, codec, &err) != CODEC_OK) {
@@ -325,6 +334,11 @@ static int load_events(const struct eval_cli *cli, const struct intentd_config *
         load.input = (uint32_t)i;
         load.sequence = 0;
         rc = read_input(&cli->inputs[i], codec, have_linkage ? &linkage : NULL, &load, error);
+    }
+    for (size_t i = 0; rc == 0 && i < cli->n_topics; i++) {
+        load.input = (uint32_t)(cli->n_inputs + i);
+        load.sequence = 0;
+        rc = eval_read_topic(&load, cfg, cli->bootstrap, cli->topics[i], codec, error);
     }
     if (have_linkage)
         replay_linkage_free(&linkage);
