@@ -305,12 +305,11 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
 }
 
 /* Orders touched users by sequence length so each chunk pads little. */
-static const struct app *sort_app;
-
-static int by_length(const void *a, const void *b)
+static int by_length(const void *a, const void *b, void *ctx)
 {
-    int la = sort_app->touches[*(const size_t *)a].user->token_count;
-    int lb = sort_app->touches[*(const size_t *)b].user->token_count;
+    const struct app *app = ctx;
+    int la = app->touches[*(const size_t *)a].user->token_count;
+    int lb = app->touches[*(const size_t *)b].user->token_count;
     if (la != lb)
         return la < lb ? -1 : 1;
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
@@ -342,8 +341,7 @@ int app_emit_intents(struct app *app)
         if (!touch->erase && touch->actions != 0 && touch->user->token_count > 0)
             order[n_order++] = i;
     }
-    sort_app = app;
-    qsort(order, n_order, sizeof *order, by_length);
+    qsort_r(order, n_order, sizeof *order, by_length, app);
 
     int result = 0;
     for (size_t first = 0; first < n_order && result == 0; first += ENCODE_CHUNK) {
