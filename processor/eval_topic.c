@@ -114,9 +114,9 @@ int eval_read_topic(struct replay_load *load, const struct intentd_config *cfg, 
     int rc = partitions < 0 ? -1 : 0;
 
     /* A partition is done when its end-of-partition offset reaches the high
-     * watermark taken at start: read_committed stops at the last stable
-     * offset, which gets there once every transaction in range has ended,
-     * and the last offsets may be transaction markers that are never read. */
+     * watermark taken at start. read_committed stops at the last stable
+     * offset, which gets there once every transaction in range has ended.
+     * The last offsets may be transaction markers, which are never read. */
     char *finished = calloc(partitions > 0 ? (size_t)partitions : 1, 1);
     int done = 0;
     for (int p = 0; p < partitions; p++) {

@@ -1,8 +1,8 @@
 /*
- * Shared helpers of the processor integration tests: unique topics and a
- * config per test, real events from the Taobao and review files produced in
- * the Confluent Avro frame, the intentd binary started and stopped as a
- * child process, and outputs read back with read_committed.
+ * Shared helpers of the processor integration tests. Each test gets unique
+ * topics and its own config. Real events from the Taobao and review files are
+ * produced in the Confluent Avro frame, the intentd binary runs as a child
+ * process, and outputs are read back with read_committed.
  *
  * Included by one test file each (static functions), because every
  * tests/integration/test_*.c is its own executable.
