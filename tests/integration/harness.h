@@ -327,6 +327,42 @@ static inline void harness_produce_review(struct harness *h, const char *user, c
     free(frame);
 }
 
+/* Children still running when the test process exits, for example after a
+ * failed assert jumped out of a test, are killed at exit so that no intentd
+ * outlives its test. */
+#define HARNESS_MAX_CHILDREN 16
+static pid_t harness_children[HARNESS_MAX_CHILDREN];
+
+static inline void harness_kill_children(void)
+{
+    for (int i = 0; i < HARNESS_MAX_CHILDREN; i++) {
+        if (harness_children[i] > 0) {
+            kill(harness_children[i], SIGKILL);
+            waitpid(harness_children[i], NULL, 0);
+            harness_children[i] = 0;
+        }
+    }
+}
+
+static inline void harness_track_child(pid_t pid, int add)
+{
+    static int registered;
+    if (!registered) {
+        atexit(harness_kill_children);
+        registered = 1;
+    }
+    for (int i = 0; i < HARNESS_MAX_CHILDREN; i++) {
+        if (add && harness_children[i] == 0) {
+            harness_children[i] = pid;
+            return;
+        }
+        if (!add && harness_children[i] == pid) {
+            harness_children[i] = 0;
+            return;
+        }
+    }
+}
+
 /* Starts 'intentd run' with the harness config (or config_path) and returns
  * its pid; output goes to DIR/NAME.log. */
 static inline pid_t harness_start(struct harness *h, const char *config_path, const char *name)
@@ -346,6 +382,7 @@ static inline pid_t harness_start(struct harness *h, const char *config_path, co
               (char *)NULL);
         _exit(127);
     }
+    harness_track_child(pid, 1);
     return pid;
 }
 
@@ -355,12 +392,15 @@ static inline int harness_stop(pid_t pid, int timeout_s)
     kill(pid, SIGTERM);
     for (int i = 0; i < timeout_s * 10; i++) {
         int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            harness_track_child(pid, 0);
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
         usleep(100000);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    harness_track_child(pid, 0);
     fail_msg("intentd (pid %d) did not stop within %d s of SIGTERM", (int)pid, timeout_s);
     return -1;
 }
@@ -369,15 +409,18 @@ static inline void harness_kill9(pid_t pid)
 {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    harness_track_child(pid, 0);
 }
 
 /* Fails the test if the child has exited. */
 static inline void harness_assert_running(struct harness *h, pid_t pid, const char *name)
 {
     int status;
-    if (waitpid(pid, &status, WNOHANG) == pid)
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+        harness_track_child(pid, 0);
         fail_msg("intentd %s exited early with status %d; see %s/%s.log", name,
                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), h->dir, name);
+    }
 }
 
 /* Sum over partitions of (end offset - committed offset of the group). */
