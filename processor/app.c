@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "offer_setup.h"
 
 int app_produce(struct app *app, const char *topic, int32_t partition, const void *key, size_t key_len,
                 const void *value, size_t value_len)
@@ -68,14 +69,7 @@ static int open_policy(struct app *app, char *error)
                  APP_MAX_RULES);
         return -1;
     }
-    offer_policy_options_defaults(&options);
-    options.rate_per_s = cfg->offers.global_rate_limit_per_s;
-    options.burst = cfg->offers.global_rate_limit_per_s > 1.0 ? cfg->offers.global_rate_limit_per_s : 1.0;
-    /* The config loader already copies offers.holdout_percent into every rule
-     * that sets none, so the policy's global share stays 0: applying both
-     * would hold out about twice the configured share. */
-    options.holdout_percent = 0.0;
-    options.unknown_consent_grants = cfg->offers.consent_default == CONFIG_CONSENT_GRANT;
+    offer_setup_policy_options(cfg, &options);
     app->policy = offer_policy_new(&options, message);
     if (!app->policy) {
         snprintf(error, APP_ERROR_SIZE, "offer policy: %s", message);
@@ -89,13 +83,7 @@ static int open_policy(struct app *app, char *error)
     }
     for (size_t r = 0; r < cfg->n_triggers; r++) {
         const struct config_trigger *t = &cfg->triggers[r];
-        app->rules[r] = (struct offer_rule){
-            .name = t->name,
-            .cooldown_ms = t->cooldown_ms,
-            .max_offers = (uint32_t)t->max_offers,
-            .window_ms = t->per_window_ms,
-            .holdout_percent = t->holdout_percent,
-        };
+        offer_setup_rule(t, &app->rules[r]);
         if (offer_rule_validate(&app->rules[r], message) != 0) {
             snprintf(error, APP_ERROR_SIZE, "trigger rule %s: %s", t->name, message);
             return -1;

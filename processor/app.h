@@ -34,7 +34,7 @@ enum app_input {
     APP_INPUT_COUNT = 3,
 };
 
-/* What one batch did to one user; index i matches the i-th dirty user. */
+/* Changes of one batch to one user. Index i matches the i-th dirty user. */
 struct app_touch {
     struct state_user *user;
     int64_t offsets[APP_INPUT_COUNT]; /* newest source offset per input, -1 if none */

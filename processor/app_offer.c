@@ -17,10 +17,10 @@
 #include "encoder.h"
 #include "generate.h"
 #include "log.h"
+#include "offer_setup.h"
 #include "offer_template.h"
 #include "tokenizer.h"
 
-#define MAX_OFFER_ITEMS 16
 #define MESSAGE_BYTES 2048
 
 /* A stable offer id: the same user, rule and event time always give the same
@@ -46,7 +46,7 @@ static int generate_items(struct app *app, const struct state_user *user, const 
     const struct model *model = &app->bundle->model;
     const struct model_config *c = &model->config;
     const struct tokenizer *tok = app->bundle->tokenizer;
-    int max_items = rule->max_items < MAX_OFFER_ITEMS ? rule->max_items : MAX_OFFER_ITEMS;
+    int max_items = offer_setup_max_items(rule);
     char error[MODEL_ERROR_SIZE];
 
     if (c->n_decoder_layers == 0 || max_items <= 0 || tok->layout.item_bucket_begin <= c->item_begin)
@@ -70,19 +70,9 @@ static int generate_items(struct app *app, const struct state_user *user, const 
     int32_t purchases[STATE_PURCHASES_MAX];
     int n_purchases = (int)state_user_copy_purchases(user, purchases);
     struct model_generate_options options;
-    model_generate_defaults(&options);
-    options.method = rule->beam_width > 1 ? MODEL_GENERATE_BEAM : MODEL_GENERATE_GREEDY;
-    options.beam_width = rule->beam_width > 1 ? rule->beam_width : 1;
-    options.max_tokens = max_items + 1;
-    options.bos = TOKENIZER_START;
-    options.eos = TOKENIZER_SEP;
-    options.constraints.banned = purchases;
-    options.constraints.n_banned = n_purchases;
-    options.constraints.no_repeat = 1;
-    options.constraints.allowed_begin = c->item_begin;
-    options.constraints.allowed_end = tok->layout.item_bucket_begin;
+    offer_setup_generate(rule, c, tok, purchases, n_purchases, &options);
 
-    int tokens[MAX_OFFER_ITEMS + 1];
+    int tokens[OFFER_MAX_ITEMS + 1];
     int n_tokens = 0;
     int result = model_generate(model, &app->arena, hidden, length, &options, tokens, &n_tokens, NULL, error);
     free(hidden);
@@ -91,12 +81,7 @@ static int generate_items(struct app *app, const struct state_user *user, const 
         return -1;
     }
 
-    int count = 0;
-    for (int i = 0; i < n_tokens && count < max_items; i++) {
-        if (tokens[i] != TOKENIZER_SEP)
-            items[count++] = tokens[i];
-    }
-    return count;
+    return offer_setup_collect_items(tokens, n_tokens, max_items, items);
 }
 
 static const char *template_text(const struct app *app, const struct config_trigger *rule, const char **language)
@@ -152,8 +137,8 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
     const struct config_trigger *rule = &app->cfg->triggers[r];
     const struct tokenizer *tok = app->bundle->tokenizer;
     struct state_user *user = touch->user;
-    int32_t item_tokens[MAX_OFFER_ITEMS];
-    const char *item_ids[MAX_OFFER_ITEMS];
+    int32_t item_tokens[OFFER_MAX_ITEMS];
+    const char *item_ids[OFFER_MAX_ITEMS];
 
     int n_items = generate_items(app, user, rule, item_tokens);
     if (n_items < 0)

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "offer_setup.h"
 #include "encoder.h"
 #include "eval_internal.h"
 #include "generate.h"
 
-#define MAX_OFFER_ITEMS 16
 
 int eval_offers_open(struct eval_context *ctx, char *error)
 {
@@ -29,13 +29,7 @@ int eval_offers_open(struct eval_context *ctx, char *error)
         return -1;
     }
 
-    /* The same policy options as app.c: rule holdouts already carry the
-     * global default, so the policy's own global share stays 0. */
-    offer_policy_options_defaults(&options);
-    options.rate_per_s = cfg->offers.global_rate_limit_per_s;
-    options.burst = cfg->offers.global_rate_limit_per_s > 1.0 ? cfg->offers.global_rate_limit_per_s : 1.0;
-    options.holdout_percent = 0.0;
-    options.unknown_consent_grants = cfg->offers.consent_default == CONFIG_CONSENT_GRANT;
+    offer_setup_policy_options(cfg, &options);
     ctx->policy = offer_policy_new(&options, message);
     if (!ctx->policy) {
         snprintf(error, EVAL_ERROR_SIZE, "offer policy: %s", message);
@@ -45,13 +39,7 @@ int eval_offers_open(struct eval_context *ctx, char *error)
     ctx->result->n_rules = cfg->n_triggers;
     for (size_t r = 0; r < cfg->n_triggers; r++) {
         const struct config_trigger *t = &cfg->triggers[r];
-        ctx->rules[r] = (struct offer_rule){
-            .name = t->name,
-            .cooldown_ms = t->cooldown_ms,
-            .max_offers = (uint32_t)t->max_offers,
-            .window_ms = t->per_window_ms,
-            .holdout_percent = t->holdout_percent,
-        };
+        offer_setup_rule(t, &ctx->rules[r]);
         if (offer_rule_validate(&ctx->rules[r], message) != 0) {
             snprintf(error, EVAL_ERROR_SIZE, "trigger rule %s: %s", t->name, message);
             return -1;
@@ -95,7 +83,7 @@ static int generate_items(struct eval_context *ctx, const struct state_user *use
     const struct model *model = &ctx->bundle->model;
     const struct model_config *c = &model->config;
     const struct tokenizer *tok = ctx->bundle->tokenizer;
-    int max_items = rule->max_items < MAX_OFFER_ITEMS ? rule->max_items : MAX_OFFER_ITEMS;
+    int max_items = offer_setup_max_items(rule);
     char message[MODEL_ERROR_SIZE];
 
     if (c->n_decoder_layers == 0 || max_items <= 0 || tok->layout.item_bucket_begin <= c->item_begin)
@@ -114,19 +102,9 @@ static int generate_items(struct eval_context *ctx, const struct state_user *use
     int32_t purchases[STATE_PURCHASES_MAX];
     int n_purchases = (int)state_user_copy_purchases(user, purchases);
     struct model_generate_options options;
-    model_generate_defaults(&options);
-    options.method = rule->beam_width > 1 ? MODEL_GENERATE_BEAM : MODEL_GENERATE_GREEDY;
-    options.beam_width = rule->beam_width > 1 ? rule->beam_width : 1;
-    options.max_tokens = max_items + 1;
-    options.bos = TOKENIZER_START;
-    options.eos = TOKENIZER_SEP;
-    options.constraints.banned = purchases;
-    options.constraints.n_banned = n_purchases;
-    options.constraints.no_repeat = 1;
-    options.constraints.allowed_begin = c->item_begin;
-    options.constraints.allowed_end = tok->layout.item_bucket_begin;
+    offer_setup_generate(rule, c, tok, purchases, n_purchases, &options);
 
-    int tokens[MAX_OFFER_ITEMS + 1];
+    int tokens[OFFER_MAX_ITEMS + 1];
     int n_tokens = 0;
     int rc = model_generate(model, &ctx->arena, hidden, length, &options, tokens, &n_tokens, NULL, message);
     free(hidden);
@@ -134,12 +112,7 @@ static int generate_items(struct eval_context *ctx, const struct state_user *use
         snprintf(error, EVAL_ERROR_SIZE, "generating the offer of user %s failed: %s", user->id, message);
         return -1;
     }
-    int count = 0;
-    for (int i = 0; i < n_tokens && count < max_items; i++) {
-        if (tokens[i] != TOKENIZER_SEP)
-            items[count++] = tokens[i];
-    }
-    return count;
+    return offer_setup_collect_items(tokens, n_tokens, max_items, items);
 }
 
 /* Returns 1 if the user views, clicks, carts or buys one of items within
@@ -172,7 +145,7 @@ static int offer_hit(const struct eval_context *ctx, uint32_t u, int64_t offer_m
 static int judge(struct eval_context *ctx, int r, struct state_user *user, uint32_t u, int64_t event_ms, char *error)
 {
     struct eval_rule_result *rr = &ctx->result->rules[r];
-    int32_t items[MAX_OFFER_ITEMS];
+    int32_t items[OFFER_MAX_ITEMS];
 
     rr->candidates++;
     enum offer_outcome outcome = offer_policy_decide(ctx->policy, &ctx->rules[r], user, event_ms);

@@ -337,8 +337,8 @@ void stream_loop_destroy(struct stream_loop *loop)
         rd_kafka_destroy(loop->companion);
     }
     /* A group consumer must leave the group before rd_kafka_destroy, which
-     * otherwise waits for a rebalance nobody serves: after a fatal error the
-     * loop returned without closing it. */
+     * otherwise waits for a rebalance that no poll serves. After a fatal
+     * error the loop returned without closing it. */
     if (loop->consumer && !loop->consumer_closed)
         rd_kafka_consumer_close(loop->consumer);
     if (loop->consumer)

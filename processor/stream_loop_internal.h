@@ -33,7 +33,7 @@ struct stream_loop {
 
 /* Ends the open transaction: on_batch_end, offsets, commit. On an abortable
  * error it aborts and rewinds instead. Returns 0 when committed or when there
- * was nothing to commit, -1 when aborted or fatal (loop->fatal says which). */
+ * was nothing to commit, -1 when aborted or fatal (loop->fatal tells which). */
 int stream_loop_commit_batch(struct stream_loop *loop);
 
 /* Begins a transaction unless one is open. Returns 0, or -1 (fatal). */
