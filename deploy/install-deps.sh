@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libavro-dev libopenblas-dev libyaml-dev libcmocka-dev
-  libjansson-dev libmicrohttpd-dev
+  libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
   clang libclang-rt-14-dev
   maven openjdk-17-jre-headless
   python3-numpy python3-torch
