@@ -15,12 +15,13 @@ int train_attention_alloc(struct train_attention_acts *a, int B, int T, int S, i
     a->k = model_alloc_floats(nk);
     a->v = model_alloc_floats(nk);
     a->probs = model_alloc_floats((size_t)B * H * T * S);
+    a->drop = model_alloc_floats((size_t)B * H * T * S);
     a->ctx = model_alloc_floats(nq);
     a->dq = model_alloc_floats(nq);
     a->dk = model_alloc_floats(nk);
     a->dv = model_alloc_floats(nk);
     a->dctx = model_alloc_floats(nq);
-    if (!a->q || !a->k || !a->v || !a->probs || !a->ctx || !a->dq || !a->dk || !a->dv || !a->dctx) {
+    if (!a->q || !a->k || !a->v || !a->probs || !a->drop || !a->ctx || !a->dq || !a->dk || !a->dv || !a->dctx) {
         train_attention_free(a);
         return -1;
     }
@@ -33,6 +34,7 @@ void train_attention_free(struct train_attention_acts *a)
     free(a->k);
     free(a->v);
     free(a->probs);
+    free(a->drop);
     free(a->ctx);
     free(a->dq);
     free(a->dk);
@@ -69,9 +71,22 @@ static void masked_softmax_row(float *p, const float *q, const float *k, int n_k
         p[s] = 0.0f;
 }
 
+/* Writes the dropout factors of n weights into mask; all 1 without dropout. */
+static void draw_weight_dropout(float *mask, int n, float dropout, uint64_t *rng)
+{
+    float factors[n > 0 ? n : 1];
+
+    for (int s = 0; s < n; s++)
+        factors[s] = 1.0f;
+    if (dropout > 0.0f)
+        train_dropout_forward(factors, mask, (size_t)n, dropout, rng);
+    else
+        memcpy(mask, factors, (size_t)n * sizeof(float));
+}
+
 void train_attention_forward(float *out, struct train_attention_acts *a, const float *xq, const float *xkv,
                              const struct model_attention_params *p, const int *key_lengths, int causal, int B, int T,
-                             int S, int d, int H)
+                             int S, int d, int H, float dropout, uint64_t *rng)
 {
     int dk = d / H;
     float scale = 1.0f / sqrtf((float)dk);
@@ -82,6 +97,8 @@ void train_attention_forward(float *out, struct train_attention_acts *a, const f
     train_linear_forward(a->q, xq, wq, bq, B * T, d, d);
     train_linear_forward(a->k, xkv, wk, bk, B * S, d, d);
     train_linear_forward(a->v, xkv, wv, bv, B * S, d, d);
+
+    a->dropped = dropout > 0.0f;
 
     /* per sequence, head and query: weights, then the weighted sum of values */
     for (int b = 0; b < B; b++) {
@@ -94,13 +111,16 @@ void train_attention_forward(float *out, struct train_attention_acts *a, const f
                 const float *vb = a->v + (size_t)b * S * d + h * dk;
                 float *pt = a->probs + (((size_t)b * H + h) * T + t) * S;
                 float *ct = a->ctx + ((size_t)b * T + t) * d + h * dk;
+                float *mt = a->drop + (((size_t)b * H + h) * T + t) * S;
 
                 masked_softmax_row(pt, qt, kb, n_keys, S, d, dk, scale);
+                draw_weight_dropout(mt, n_keys, dropout, rng);
                 memset(ct, 0, (size_t)dk * sizeof(float));
                 for (int s = 0; s < n_keys; s++) {
                     const float *vs = vb + (size_t)s * d;
+                    float weight = pt[s] * mt[s];
                     for (int i = 0; i < dk; i++)
-                        ct[i] += pt[s] * vs[i];
+                        ct[i] += weight * vs[i];
                 }
             }
         }
@@ -110,7 +130,8 @@ void train_attention_forward(float *out, struct train_attention_acts *a, const f
 }
 
 /* Backward of one (sequence, head): from dctx to dq, dk, dv. Masked weights
- * are 0, so they contribute nothing and need no mask here. */
+ * are 0, so they contribute nothing and need no mask here. Dropped weights
+ * scale the gradient of their weight and of their value by the factor. */
 static void head_backward(struct train_attention_acts *a, int b, int h, int T, int S, int d, int H)
 {
     int dk = d / H;
@@ -118,6 +139,7 @@ static void head_backward(struct train_attention_acts *a, int b, int h, int T, i
 
     for (int t = 0; t < T; t++) {
         const float *pt = a->probs + (((size_t)b * H + h) * T + t) * S;
+        const float *mt = a->drop + (((size_t)b * H + h) * T + t) * S;
         const float *dct = a->dctx + ((size_t)b * T + t) * d + h * dk;
         const float *qt = a->q + ((size_t)b * T + t) * d + h * dk;
         float *dqt = a->dq + ((size_t)b * T + t) * d + h * dk;
@@ -131,10 +153,12 @@ static void head_backward(struct train_attention_acts *a, int b, int h, int T, i
                 continue;
             const float *vs = a->v + ((size_t)b * S + s) * d + h * dk;
             float *dvs = a->dv + ((size_t)b * S + s) * d + h * dk;
+            float factor = a->dropped ? mt[s] : 1.0f, weight = pt[s] * factor;
             for (int i = 0; i < dk; i++) {
                 dp[s] += dct[i] * vs[i];
-                dvs[i] += pt[s] * dct[i];
+                dvs[i] += weight * dct[i];
             }
+            dp[s] *= factor;
             dot_sum += pt[s] * dp[s];
         }
 

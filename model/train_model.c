@@ -113,6 +113,17 @@ int train_model_create(struct train_model *m, const struct model_config *config,
     return 0;
 }
 
+static void free_item_loss_buffers(struct train_model *m)
+{
+    free(m->negative_items);
+    free(m->negative_rows);
+    free(m->negative_grads);
+    free(m->negative_logits);
+    free(m->target_logits);
+    m->negative_items = NULL;
+    m->negative_rows = m->negative_grads = m->negative_logits = m->target_logits = NULL;
+}
+
 void train_model_free(struct train_model *m)
 {
     for (int l = 0; l < MODEL_MAX_LAYERS; l++) {
@@ -129,6 +140,7 @@ void train_model_free(struct train_model *m)
         free(all[i]);
     free(m->row_index);
     free(m->row_target);
+    free_item_loss_buffers(m);
     model_params_free(&m->params);
     model_params_free(&m->grads);
     memset(m, 0, sizeof *m);
@@ -147,6 +159,42 @@ int train_model_set_loss_threads(struct train_model *m, int threads)
     free(m->logits);
     m->logits = logits;
     m->loss_threads = threads;
+    return 0;
+}
+
+int train_model_set_item_loss(struct train_model *m, enum train_item_loss loss, int negatives, char *error)
+{
+    size_t d = (size_t)m->config.d_model, rows = (size_t)m->max_B * m->max_T;
+
+    if (loss == TRAIN_ITEM_LOSS_FULL) {
+        free_item_loss_buffers(m);
+        m->item_loss = loss;
+        m->item_negatives = 0;
+        return 0;
+    }
+    if ((loss != TRAIN_ITEM_LOSS_SAMPLED && loss != TRAIN_ITEM_LOSS_BCE) || negatives < 1 ||
+        negatives > MODEL_MAX_WIDTH) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid item loss %d with %d negatives: expected a sampled loss and 1 to %d negatives", (int)loss,
+                 negatives, MODEL_MAX_WIDTH);
+        return -1;
+    }
+
+    free_item_loss_buffers(m);
+    m->negative_items = calloc((size_t)negatives, sizeof(int));
+    m->negative_rows = model_alloc_floats((size_t)negatives * d);
+    m->negative_grads = model_alloc_floats((size_t)negatives * d);
+    m->negative_logits = model_alloc_floats(rows * (size_t)negatives);
+    m->target_logits = model_alloc_floats(rows);
+    if (!m->negative_items || !m->negative_rows || !m->negative_grads || !m->negative_logits || !m->target_logits) {
+        free_item_loss_buffers(m);
+        m->item_loss = TRAIN_ITEM_LOSS_FULL;
+        m->item_negatives = 0;
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory for %d negatives over %zu positions", negatives, rows);
+        return -1;
+    }
+    m->item_loss = loss;
+    m->item_negatives = negatives;
     return 0;
 }
 
@@ -170,6 +218,7 @@ static struct train_pass make_pass(struct train_model *m, int B, int T, int S, i
         .gelu = c->activation == MODEL_ACT_GELU,
         .eps = c->layer_norm_eps,
         .dropout = training ? m->dropout : 0.0f,
+        .attention_dropout = training ? m->attention_dropout : 0.0f,
         .rng = &m->rng,
     };
 }

@@ -10,7 +10,8 @@
  * each sublayer output before the residual add and to the feed-forward
  * activation. The last two match torch.nn.TransformerEncoderLayer's dropout1,
  * dropout2 and dropout.
- * NOTE: dropout on the attention weights is not implemented.
+ * Dropout on the attention weights (attention_dropout) is applied after the
+ * softmax, as torch.nn.MultiheadAttention's dropout.
  *
  * Not thread-safe: one struct train_model per training thread.
  */
@@ -64,6 +65,13 @@ struct train_batch {
     const float *propensity_labels; /* [B] 0 or 1, or < 0 to ignore */
 };
 
+/* The next-item loss and the items it scores (see train_sampled.h). */
+enum train_item_loss {
+    TRAIN_ITEM_LOSS_FULL = 0,    /* softmax cross-entropy over every item */
+    TRAIN_ITEM_LOSS_SAMPLED = 1, /* softmax over the target and K uniform negatives */
+    TRAIN_ITEM_LOSS_BCE = 2,     /* binary cross-entropy, target against K uniform negatives */
+};
+
 /* Per-part mean losses of the last forward (0 when the part had no targets). */
 struct train_losses {
     float total; /* sum of the parts below */
@@ -76,6 +84,7 @@ struct train_model {
     struct model_params params; /* the weights (owned) */
     struct model_params grads;  /* same layout (owned) */
     float dropout;              /* probability, used only when training */
+    float attention_dropout;    /* probability on the attention weights, used only when training */
     uint64_t rng;               /* dropout generator state */
     int loss_threads;           /* threads for the softmax rows of the item and token losses;
                                    change it with train_model_set_loss_threads only */
@@ -99,6 +108,15 @@ struct train_model {
     int *row_index, *row_target;
     float *logits;                /* [loss_threads * chunk, max(vocab)] */
 
+    /* next-item loss; change with train_model_set_item_loss only */
+    enum train_item_loss item_loss;
+    int item_negatives;           /* K, for the sampled losses */
+    int *negative_items;          /* [K] this batch's negatives */
+    float *negative_rows;         /* [K, d] their embedding rows */
+    float *negative_grads;        /* [K, d] */
+    float *negative_logits;       /* [max_B * max_T, K] */
+    float *target_logits;         /* [max_B * max_T] */
+
     struct train_losses losses;
 };
 
@@ -113,6 +131,11 @@ void train_model_free(struct train_model *m);
 /* Sets the thread count of the loss softmax (1 by default) and resizes its
  * logits scratch. Returns 0, or -1 (unchanged) when out of memory. */
 int train_model_set_loss_threads(struct train_model *m, int threads);
+
+/* Selects the next-item loss (full softmax by default) and, for the sampled
+ * ones, allocates buffers for `negatives` negatives per batch. Returns 0, or
+ * -1 with a message in error[MODEL_ERROR_SIZE] (invalid count, out of memory). */
+int train_model_set_item_loss(struct train_model *m, enum train_item_loss loss, int negatives, char *error);
 
 /* Runs the forward pass and the losses. Returns the total loss (also in
  * m->losses). training != 0 enables dropout and also computes the gradients

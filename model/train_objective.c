@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "train_loss.h"
+#include "train_sampled.h"
 
 /* Copies rows of src[n, d] whose target is >= 0 into m->rows and their
  * targets minus offset into m->row_target. Returns the row count. */
@@ -167,7 +168,9 @@ float train_objective_forward(struct train_model *m, const struct train_batch *b
     memset(L, 0, sizeof *L);
     memset(m->d_enc_out, 0, (size_t)b->B * b->T * d * sizeof(float));
 
-    if (b->item_targets && c->item_end > c->item_begin) {
+    if (b->item_targets && c->item_end > c->item_begin && m->item_loss != TRAIN_ITEM_LOSS_FULL) {
+        L->item = train_sampled_item_loss(m, b, want_grad);
+    } else if (b->item_targets && c->item_end > c->item_begin) {
         size_t offset = (size_t)c->item_begin * d;
         L->item = softmax_part(m, m->enc_out, m->d_enc_out, b->item_targets, b->B * b->T, c->item_begin,
                                p->embedding + offset, NULL, g->embedding + offset, NULL, c->item_end - c->item_begin,

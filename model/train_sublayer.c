@@ -116,7 +116,7 @@ void train_attention_sublayer_forward(struct train_sublayer_acts *s, const float
     int S = memory ? pass->S : pass->T;
 
     train_attention_forward(s->fout, &s->attn, xin, xkv, p, key_lengths, causal, pass->B, pass->T, S, pass->d,
-                            pass->H);
+                            pass->H, pass->attention_dropout, pass->rng);
     sublayer_finish(s, x, norm_weight, norm_bias, pass, N);
 }
 

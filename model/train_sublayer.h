@@ -19,6 +19,7 @@ struct train_pass {
     int gelu;
     float eps;
     float dropout;    /* 0 when not training */
+    float attention_dropout; /* dropout on the attention weights, 0 when not training */
     uint64_t *rng;
 };
 

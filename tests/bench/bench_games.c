@@ -23,9 +23,11 @@
 #include "train_model.h"
 
 struct options {
-    int epochs, batch, max_len, d_model, heads, layers, patience, threads;
-    float dropout, lr, weight_decay;
+    int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
+    float dropout, attention_dropout, lr, weight_decay;
     int pre_norm, pad_left, decay_embedding;
+    enum train_item_loss loss;
+    int negatives;
     unsigned long long seed;
     long max_steps;
     const char *save;
@@ -40,9 +42,9 @@ static double clock_seconds(clockid_t clock)
 
 static int parse_options(struct options *o, int argc, char **argv)
 {
-    *o = (struct options){.epochs = 20, .batch = 64, .max_len = 50, .d_model = 64, .heads = 1, .layers = 2,
-                          .patience = 3, .threads = 2, .dropout = 0.3f, .lr = 3e-3f, .weight_decay = 0.0f,
-                          .pre_norm = 1, .pad_left = 0, .decay_embedding = 0, .seed = 42, .max_steps = 0, .save = NULL};
+    *o = (struct options){.epochs = 20, .batch = 64, .max_len = 50, .d_model = 64, .d_ff = 0, .heads = 1, .layers = 2,
+                          .patience = 3, .threads = 2, .dropout = 0.3f, .attention_dropout = 0.0f, .lr = 3e-3f, .weight_decay = 0.0f,
+                          .pre_norm = 1, .pad_left = 0, .decay_embedding = 0, .loss = TRAIN_ITEM_LOSS_FULL, .negatives = 0, .seed = 42, .max_steps = 0, .save = NULL};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
@@ -54,6 +56,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--batch") == 0) o->batch = atoi(value);
         else if (strcmp(name, "--max-len") == 0) o->max_len = atoi(value);
         else if (strcmp(name, "--d-model") == 0) o->d_model = atoi(value);
+        else if (strcmp(name, "--d-ff") == 0) o->d_ff = atoi(value);
+        else if (strcmp(name, "--attention-dropout") == 0) o->attention_dropout = (float)atof(value);
         else if (strcmp(name, "--heads") == 0) o->heads = atoi(value);
         else if (strcmp(name, "--layers") == 0) o->layers = atoi(value);
         else if (strcmp(name, "--patience") == 0) o->patience = atoi(value);
@@ -64,6 +68,16 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--norm") == 0) o->pre_norm = strcmp(value, "pre") == 0;
         else if (strcmp(name, "--decay-embedding") == 0) o->decay_embedding = atoi(value);
         else if (strcmp(name, "--pad") == 0) o->pad_left = strcmp(value, "left") == 0;
+        else if (strcmp(name, "--loss") == 0) {
+            if (strcmp(value, "full") == 0) o->loss = TRAIN_ITEM_LOSS_FULL;
+            else if (strcmp(value, "sampled") == 0) o->loss = TRAIN_ITEM_LOSS_SAMPLED;
+            else if (strcmp(value, "bce") == 0) o->loss = TRAIN_ITEM_LOSS_BCE;
+            else {
+                fprintf(stderr, "bench_games: invalid --loss %s: expected full, sampled or bce\n", value);
+                return -1;
+            }
+        }
+        else if (strcmp(name, "--negatives") == 0) o->negatives = atoi(value);
         else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
         else if (strcmp(name, "--save") == 0) o->save = value;
@@ -117,7 +131,7 @@ int main(int argc, char **argv)
     config.n_heads = o.heads;
     config.n_encoder_layers = o.layers;
     config.n_decoder_layers = 0;
-    config.d_ff = 4 * o.d_model;
+    config.d_ff = o.d_ff > 0 ? o.d_ff : 4 * o.d_model;
     config.max_len = o.max_len;
     config.norm = o.pre_norm ? MODEL_NORM_PRE : MODEL_NORM_POST;
     config.encoder_mode = MODEL_ENCODER_CAUSAL;
@@ -128,6 +142,11 @@ int main(int argc, char **argv)
         return 1;
     }
     model.dropout = o.dropout;
+    model.attention_dropout = o.attention_dropout;
+    if (train_model_set_item_loss(&model, o.loss, o.negatives, error) != 0) {
+        fprintf(stderr, "bench_games: %s\n", error);
+        return 1;
+    }
     if (train_model_set_loss_threads(&model, o.threads) != 0) {
         fprintf(stderr, "bench_games: out of memory for %d loss threads\n", o.threads);
         return 1;

@@ -275,6 +275,8 @@ enum { AB = 2, AT = 4, AS = 3, AD = 8, AH = 2 };
 struct attn_case {
     int cross, causal;
     const int *key_lengths;
+    float dropout;          /* on the attention weights */
+    uint64_t rng0, rng;     /* rng is reset to rng0 before every forward, so each draws the same masks */
     float xq[AB * AT * AD], xkv[AB * AT * AD];
     float params[4 * AD * AD + 4 * AD];
     struct model_attention_params p;
@@ -291,8 +293,9 @@ static double attn_loss(void *ctx)
 {
     struct attn_case *c = ctx;
     const float *xkv = c->cross ? c->xkv : c->xq;
+    c->rng = c->rng0;
     train_attention_forward(c->out, &c->acts, c->xq, xkv, &c->p, c->key_lengths, c->causal, AB, AT, attn_S(c), AD,
-                            AH);
+                            AH, c->dropout, &c->rng);
     return weighted_sum(c->out, c->r, AB * AT * AD);
 }
 
@@ -302,6 +305,7 @@ static void attn_setup(struct attn_case *c, int cross, int causal, const int *ke
     c->cross = cross;
     c->causal = causal;
     c->key_lengths = key_lengths;
+    c->rng0 = 5;
     c->p.in_proj_weight = c->params;
     c->p.in_proj_bias = c->params + 3 * AD * AD;
     c->p.out_proj_weight = c->params + 3 * AD * AD + 3 * AD;
@@ -358,6 +362,48 @@ static void cross_attention_gradients(void **state)
     static const int lengths[AB] = {3, 1};
     attn_setup(&c, 1, 0, lengths);
     attn_check(&c);
+}
+
+static void attention_dropout_gradients(void **state)
+{
+    (void)state;
+    static struct attn_case c;
+    static const int lengths[AB] = {4, 3};
+    attn_setup(&c, 0, 1, lengths);
+    c.dropout = 0.3f;
+    attn_check(&c);
+}
+
+/* Dropout zeroes some visible weights and scales the rest by 1 / (1 - p);
+ * without dropout every factor is 1. */
+static void attention_dropout_factors(void **state)
+{
+    (void)state;
+    static struct attn_case c;
+    int zeros = 0, scaled = 0, visible = 0;
+
+    attn_setup(&c, 0, 1, NULL);
+    c.dropout = 0.5f;
+    attn_loss(&c);
+    for (int bh = 0; bh < AB * AH; bh++)
+        for (int t = 0; t < AT; t++)
+            for (int s = 0; s <= t; s++) {
+                float f = c.acts.drop[((size_t)bh * AT + t) * AT + s];
+                visible++;
+                zeros += f == 0.0f;
+                scaled += f == 2.0f;
+            }
+    assert_true(zeros > 0);
+    assert_true(scaled > 0);
+    assert_int_equal(zeros + scaled, visible);
+
+    c.dropout = 0.0f;
+    attn_loss(&c);
+    for (int bh = 0; bh < AB * AH; bh++)
+        for (int t = 0; t < AT; t++)
+            for (int s = 0; s <= t; s++)
+                assert_true(c.acts.drop[((size_t)bh * AT + t) * AT + s] == 1.0f);
+    train_attention_free(&c.acts);
 }
 
 /* Padded keys must not change any output, and a query with no visible key
@@ -570,6 +616,8 @@ int main(void)
         cmocka_unit_test(embedding_scales_and_adds_pe),
         cmocka_unit_test(attention_causal_gradients),
         cmocka_unit_test(attention_padding_gradients),
+        cmocka_unit_test(attention_dropout_gradients),
+        cmocka_unit_test(attention_dropout_factors),
         cmocka_unit_test(cross_attention_gradients),
         cmocka_unit_test(attention_masks_hold),
         cmocka_unit_test(ffn_relu_post_norm),
