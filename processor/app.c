@@ -41,6 +41,29 @@ static int open_codec(struct app *app, char *error)
     return 0;
 }
 
+/* Schema ids of Avro input come from the registry when one is configured. */
+static int open_registry(struct app *app, char *error)
+{
+    const struct intentd_config *cfg = app->cfg;
+    struct schema_registry_options options;
+
+    if (cfg->schemas.source != CONFIG_SCHEMA_REGISTRY || cfg->schemas.format != CONFIG_FORMAT_AVRO)
+        return 0;
+    schema_registry_options_defaults(&options, cfg->schemas.registry_url, cfg->schemas.registry_auth);
+    app->registry = app_registry_new(cfg, &options, error, APP_ERROR_SIZE);
+    if (!app->registry)
+        return -1;
+    log_info("schema ids of input records come from schema registry %s", app_registry_url(app->registry));
+    return 0;
+}
+
+void app_on_idle(void *ctx)
+{
+    struct app *app = ctx;
+    if (app->registry)
+        app_registry_on_idle(app->registry, app->loop);
+}
+
 static int open_state(struct app *app, char *error)
 {
     struct state_store_options options;
@@ -98,7 +121,8 @@ int app_init(struct app *app, const struct intentd_config *cfg, struct model_bun
     app->cfg = cfg;
     app->bundle = bundle;
 
-    if (open_codec(app, error) != 0 || open_state(app, error) != 0 || open_policy(app, error) != 0) {
+    if (open_codec(app, error) != 0 || open_registry(app, error) != 0 || open_state(app, error) != 0 ||
+        open_policy(app, error) != 0) {
         app_free(app);
         return -1;
     }
@@ -109,6 +133,7 @@ void app_free(struct app *app)
 {
     if (app->codec)
         codec_close(app->codec);
+    app_registry_free(app->registry);
     if (app->store)
         state_store_free(app->store);
     if (app->policy)
@@ -135,5 +160,6 @@ void app_handlers(struct app *app, struct stream_handlers *handlers)
         .on_restore_record = app_on_restore_record,
         .on_task_ready = app_on_task_ready,
         .on_task_revoked = app_on_task_revoked,
+        .on_idle = app_on_idle,
     };
 }

@@ -15,6 +15,7 @@
 
 #include "app_counters.h"
 #include "app_event.h"
+#include "app_registry.h"
 #include "app_timers.h"
 #include "app_undo.h"
 #include "arena.h"
@@ -65,6 +66,7 @@ struct app_candidate {
 struct app {
     const struct intentd_config *cfg;
     codec_t *codec;
+    struct app_registry *registry; /* schemas.source registry with Avro input, else NULL */
     struct model_bundle *bundle;   /* current model; swapped only between batches */
     struct model_arena arena;
     struct state_store *store;
@@ -117,6 +119,7 @@ void app_on_abort(void *ctx);                                        /* app_batc
 void app_on_restore_record(void *ctx, const rd_kafka_message_t *rec); /* app_changelog.c */
 void app_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds); /* app_changelog.c */
 void app_on_task_revoked(void *ctx, int32_t partition);              /* app_changelog.c */
+void app_on_idle(void *ctx);                                         /* app.c */
 
 /* Produces value to topic/partition with key inside the open transaction,
  * waiting while the local queue is full. Returns 0, or -1 with a message in

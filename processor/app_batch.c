@@ -70,6 +70,8 @@ void app_on_commit(void *ctx)
     state_store_clear_dirty(app->store);
     app->n_touches = 0;
     app->committed_counters = app->counters;
+    if (app->registry)
+        app_registry_on_commit(app->registry, app->loop);
 }
 
 /* The aborted batch's records are read again, so its counts are undone: the
@@ -96,4 +98,6 @@ void app_on_abort(void *ctx)
     app_offer_rollback(app);
     state_store_clear_dirty(app->store);
     app->n_touches = 0;
+    if (app->registry)
+        app_registry_on_abort(app->registry);
 }

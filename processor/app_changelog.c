@@ -67,5 +67,7 @@ void app_on_task_revoked(void *ctx, int32_t partition)
 {
     struct app *app = ctx;
     size_t dropped = state_store_drop_partition(app->store, partition);
+    if (app->registry)
+        app_registry_forget_partition(app->registry, partition);
     log_info("dropped users of revoked partition partition=%d users=%zu", (int)partition, dropped);
 }

@@ -24,6 +24,7 @@ static const char *reason_names[APP_DLQ_REASON_COUNT] = {
     [APP_DLQ_TEXT_TOO_LARGE] = "text_too_large",
     [APP_DLQ_INVALID_RATING] = "invalid_rating",
     [APP_DLQ_INVALID_TIMESTAMP] = "invalid_timestamp",
+    [APP_DLQ_INCOMPATIBLE_SCHEMA] = "incompatible_schema",
 };
 
 const char *app_dead_letter_reason_name(enum app_dead_letter_reason reason)
@@ -55,6 +56,8 @@ static enum app_dead_letter_reason from_codec(const codec_error_t *err, char *de
                    : APP_DLQ_WRONG_RECORD;
     case CODEC_ERR_VALUE:
         return strstr(err->message, "rating") ? APP_DLQ_INVALID_RATING : APP_DLQ_MALFORMED_BODY;
+    case CODEC_ERR_RESOLVE:
+        return APP_DLQ_INCOMPATIBLE_SCHEMA;
     default:
         return APP_DLQ_MALFORMED_BODY;
     }

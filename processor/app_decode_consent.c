@@ -27,6 +27,7 @@ static enum app_dead_letter_reason decode_avro(const codec_t *codec, const rd_ka
         snprintf(detail, detail_size, "%s", err.message);
         return err.status == CODEC_ERR_FRAME ? APP_DLQ_FRAME
                : err.status == CODEC_ERR_SCHEMA_ID ? APP_DLQ_UNKNOWN_SCHEMA
+               : err.status == CODEC_ERR_RESOLVE   ? APP_DLQ_INCOMPATIBLE_SCHEMA
                                                    : APP_DLQ_MALFORMED_BODY;
     }
     if (avro_value_get_by_name(&value, "user_id", &field, NULL) == 0)

@@ -58,6 +58,7 @@ enum app_dead_letter_reason {
     APP_DLQ_TEXT_TOO_LARGE,
     APP_DLQ_INVALID_RATING,
     APP_DLQ_INVALID_TIMESTAMP,
+    APP_DLQ_INCOMPATIBLE_SCHEMA, /* writer schema not Avro, or not resolvable to the reader schema */
     APP_DLQ_REASON_COUNT
 };
 

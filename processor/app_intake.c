@@ -188,6 +188,22 @@ int app_on_record(void *ctx, const rd_kafka_message_t *record)
         snprintf(app->error, sizeof app->error, "record from unexpected topic %s", rd_kafka_topic_name(record->rkt));
         return -1;
     }
+
+    /* With a schema registry, a record whose schema cannot be fetched yet
+     * stays unprocessed, and so does the rest of its partition. */
+    const codec_t *codec = app->codec;
+    char detail[512];
+    enum app_dead_letter_reason reason = APP_DLQ_NONE;
+    if (app->registry) {
+        enum app_registry_admission admission =
+            app_registry_admit(app->registry, app->loop, record, &codec, &reason, detail, sizeof detail);
+        if (admission == APP_REGISTRY_DEFER)
+            return 1;
+        if (admission == APP_REGISTRY_DEAD_LETTER) {
+            app->counters.records[input]++;
+            return dead_letter(app, record, reason, detail);
+        }
+    }
     app->counters.records[input]++;
 
     if (record->payload == NULL)
@@ -195,9 +211,7 @@ int app_on_record(void *ctx, const rd_kafka_message_t *record)
 
     static const enum app_event_kind kinds[APP_INPUT_COUNT] = {APP_EVENT_CLICK, APP_EVENT_REVIEW, APP_EVENT_CONSENT};
     struct app_decoded_event decoded;
-    char detail[512];
-    enum app_dead_letter_reason reason =
-        app_decode_event(app->cfg, app->codec, kinds[input], record, &decoded, detail, sizeof detail);
+    reason = app_decode_event(app->cfg, codec, kinds[input], record, &decoded, detail, sizeof detail);
     if (reason != APP_DLQ_NONE)
         return dead_letter(app, record, reason, detail);
 

@@ -188,6 +188,12 @@ static void log_summary(const struct app *app)
              (unsigned long long)c->records[APP_INPUT_CLICKSTREAM], (unsigned long long)c->records[APP_INPUT_REVIEWS],
              (unsigned long long)dead, (unsigned long long)c->intents, (unsigned long long)offers,
              (unsigned long long)c->batches, (unsigned long long)c->aborted_batches);
+    if (app->registry) {
+        struct app_registry_stats stats;
+        app_registry_get_stats(app->registry, &stats);
+        log_info("schema registry pauses=%llu retries=%llu paused_partitions=%d", (unsigned long long)stats.pauses,
+                 (unsigned long long)stats.retries, stats.paused_partitions);
+    }
 }
 
 /* The operations side of a run: metrics, health and model reload, hooked
@@ -278,6 +284,12 @@ static void ops_on_restore_record(void *ctx, const rd_kafka_message_t *record)
     ops->inner.on_restore_record(ops->inner.ctx, record);
 }
 
+static void ops_on_idle(void *ctx)
+{
+    struct run_ops *ops = ctx;
+    ops->inner.on_idle(ops->inner.ctx);
+}
+
 static void ops_on_stats(void *ctx, const char *json, size_t len)
 {
     struct run_ops *ops = ctx;
@@ -300,6 +312,7 @@ static void ops_handlers(struct run_ops *ops, struct stream_handlers *handlers)
         .on_task_ready = ops_on_task_ready,
         .on_task_revoked = ops_on_task_revoked,
         .on_stats = ops_on_stats,
+        .on_idle = ops_on_idle,
     };
 }
 
@@ -415,11 +428,6 @@ static int run(const struct intentd_config *cfg, const struct run_options *optio
  * implement yet, rather than running with a different meaning. */
 static int check_supported(const struct intentd_config *cfg, const char *path)
 {
-    if (cfg->schemas.source == CONFIG_SCHEMA_REGISTRY) {
-        fprintf(stderr, "intentd run: %s: schemas.source: registry is not supported yet; use source: local with the "
-                        "schema ids of schemas/catalogue.json\n", path);
-        return -1;
-    }
     if (cfg->kafka.processing_guarantee == CONFIG_AT_LEAST_ONCE) {
         fprintf(stderr, "intentd run: %s: kafka.processing_guarantee: at_least_once is not supported yet; "
                         "intentd run always commits each batch in one transaction (exactly_once)\n", path);

@@ -18,6 +18,9 @@ void metrics_fill_snapshot(const struct app *app, struct metrics_snapshot *snaps
     if (app->loop)
         stream_loop_get_stats(app->loop, &snapshot->loop);
     state_store_get_stats(app->store, &snapshot->store);
+    snapshot->has_registry = app->registry != NULL;
+    if (app->registry)
+        app_registry_get_stats(app->registry, &snapshot->registry);
     snprintf(snapshot->model_version, sizeof snapshot->model_version, "%s", app->bundle->version);
 
     snapshot->input_topics[APP_INPUT_CLICKSTREAM] = cfg->topics.clickstream;

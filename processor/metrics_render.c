@@ -146,6 +146,22 @@ static void render_state(struct text *t, const struct metrics_snapshot *s)
     text_printf(t, "intentd_transactions_total{result=\"aborted\"} %lld\n", (long long)s->loop.transactions_aborted);
 }
 
+/* Partitions paused because the schema registry did not answer. */
+static void render_registry(struct text *t, const struct metrics_snapshot *s)
+{
+    if (!s->has_registry)
+        return;
+    family(t, "intentd_schema_registry_pauses_total", "counter",
+           "Times an input partition was paused because the schema registry was unavailable.");
+    text_printf(t, "intentd_schema_registry_pauses_total %llu\n", (unsigned long long)s->registry.pauses);
+    family(t, "intentd_schema_registry_retries_total", "counter",
+           "Registry lookups for a paused partition that found the registry still unavailable.");
+    text_printf(t, "intentd_schema_registry_retries_total %llu\n", (unsigned long long)s->registry.retries);
+    family(t, "intentd_schema_registry_paused_partitions", "gauge",
+           "Input partitions paused now until the schema registry answers.");
+    text_printf(t, "intentd_schema_registry_paused_partitions %d\n", s->registry.paused_partitions);
+}
+
 static void render_process(struct text *t, const struct metrics_snapshot *s)
 {
     char label[MODEL_BUNDLE_VERSION_SIZE * 2];
@@ -169,6 +185,7 @@ int metrics_render(const struct metrics_snapshot *snapshot, char **out, size_t *
     render_inputs(&t, snapshot);
     render_outputs(&t, snapshot);
     render_state(&t, snapshot);
+    render_registry(&t, snapshot);
     render_process(&t, snapshot);
     if (t.failed || !t.data) {
         free(t.data);

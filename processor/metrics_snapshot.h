@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "app_counters.h"
+#include "app_registry.h"
 #include "metrics_lag.h"
 #include "model_bundle.h"
 #include "state_store.h"
@@ -37,6 +38,8 @@ struct metrics_snapshot {
     char model_version[MODEL_BUNDLE_VERSION_SIZE];
     uint64_t reloads[METRICS_RELOAD_RESULT_COUNT];
     struct metrics_lag_table lag;  /* from the last statistics of the consumers */
+    int has_registry;              /* 1 when input schemas come from a schema registry */
+    struct app_registry_stats registry;
 
     /* Label values; names point into the config, which outlives the board. */
     const char *input_topics[3];   /* by enum app_input; NULL when the input is not configured */

@@ -374,8 +374,8 @@ enum schema_registry_result schema_registry_get(struct schema_registry *registry
         return SCHEMA_REGISTRY_NOT_FOUND;
     }
     if (now < registry->unavailable_until_s) {
-        snprintf(error, error_size, "schema id %u was not requested because a request failed less than %ld ms "
-                 "ago: %s", id, registry->options.fail_fast_ms, registry->last_unavailable);
+        snprintf(error, error_size, "schema id %u not requested, because the last request failed less than %ld ms "
+                 "ago (%s)", id, registry->options.fail_fast_ms, registry->last_unavailable);
         return SCHEMA_REGISTRY_UNAVAILABLE;
     }
 

@@ -244,10 +244,13 @@ static int handle_record(struct stream_loop *loop, rd_kafka_t *client, rd_kafka_
 
     if (stream_loop_begin_batch(loop) != 0)
         return -1;
-    if (loop->handlers.on_record(loop->handlers.ctx, record) != 0) {
+    int handled = loop->handlers.on_record(loop->handlers.ctx, record);
+    if (handled < 0) {
         stream_loop_abort_batch(loop, "the record handler failed");
         return -1;
     }
+    if (handled > 0)
+        return 0; /* left unprocessed: its offset must not be committed */
 
     stream_loop_note_offset(loop, rd_kafka_topic_name(record->rkt), record->partition, record->offset + 1);
     loop->batch_records++;
@@ -305,6 +308,8 @@ int stream_loop_run(struct stream_loop *loop, volatile sig_atomic_t *stop, char 
 
     while (!*stop && !loop->fatal) {
         stream_restore_poll(loop, 0);
+        if (loop->handlers.on_idle)
+            loop->handlers.on_idle(loop->handlers.ctx);
         run_batch(loop, stop);
         if (!loop->fatal)
             stream_loop_commit_batch(loop);

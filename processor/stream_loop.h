@@ -40,8 +40,10 @@ struct stream_handlers {
     void *ctx;
 
     /* One input record inside the open transaction. Bad input must be
-     * dead-lettered here, not returned as an error. Returns 0, or -1 to abort
-     * the transaction (for example when a produce call failed). */
+     * dead-lettered here, not returned as an error. Returns 0, 1 when the
+     * record was left unprocessed (the handler paused its partition at it, so
+     * its offset is not committed), or -1 to abort the transaction (for
+     * example when a produce call failed). */
     int (*on_record)(void *ctx, const rd_kafka_message_t *record);
 
     /* End of a batch, before the offsets are committed: encode, emit outputs.
@@ -67,6 +69,10 @@ struct stream_handlers {
      * during the call) of the group or the companion consumer; sent only when
      * the consumer configuration sets statistics.interval.ms. */
     void (*on_stats)(void *ctx, const char *json, size_t len);
+
+    /* Optional: called between batches, with no transaction open, at least
+     * every batch_max_wait_ms plus about 20 ms while the loop runs. */
+    void (*on_idle)(void *ctx);
 };
 
 struct stream_loop_options {
