@@ -1,5 +1,6 @@
 #include "decoder.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,47 @@ void model_decoder_logits(const struct model *m, float *x, int rows, float *logi
                     c->layer_norm_eps, NULL, NULL);
     model_linear(logits, x, m->params.generator_weight, m->params.generator_bias, rows, c->vocab_size, c->d_model,
                  0);
+}
+
+/* model_decoder_logits for tokens [begin, end) and extra only; the rest of
+ * each logits row is -INFINITY. Rows of the output projection are
+ * contiguous per token, so the range is one smaller product. */
+static void decoder_logits_range(const struct model *m, float *x, int rows, int begin, int end, int extra,
+                                 float *logits)
+{
+    const struct model_config *c = &m->config;
+    const float *w = m->params.generator_weight, *b = m->params.generator_bias;
+    size_t d = (size_t)c->d_model, vocab = (size_t)c->vocab_size;
+    int n = end - begin, has_extra = extra >= 0 && (extra < begin || extra >= end);
+    float *slice = model_alloc_floats((size_t)rows * (size_t)(n + 1));
+
+    model_layernorm(x, x, m->params.decoder_norm_weight, m->params.decoder_norm_bias, rows, c->d_model,
+                    c->layer_norm_eps, NULL, NULL);
+    if (!slice) { /* no memory for the slice: fall back to every token */
+        model_linear(logits, x, w, b, rows, c->vocab_size, c->d_model, 0);
+        return;
+    }
+    float *extra_logits = slice + (size_t)rows * (size_t)n; /* [rows] */
+    model_linear(slice, x, w + (size_t)begin * d, b ? b + begin : NULL, rows, n, c->d_model, 0);
+    if (has_extra)
+        model_linear(extra_logits, x, w + (size_t)extra * d, b ? b + extra : NULL, rows, 1, c->d_model, 0);
+
+    for (int r = 0; r < rows; r++) {
+        float *row = logits + (size_t)r * vocab;
+        for (size_t i = 0; i < vocab; i++)
+            row[i] = -INFINITY;
+        memcpy(row + begin, slice + (size_t)r * (size_t)n, (size_t)n * sizeof(float));
+        if (has_extra)
+            row[extra] = extra_logits[r];
+    }
+    free(slice);
+}
+
+void model_decoder_state_restrict(struct model_decoder_state *s, int begin, int end, int extra)
+{
+    s->logit_begin = begin < end ? begin : 0;
+    s->logit_end = begin < end ? end : 0;
+    s->logit_extra = begin < end ? extra : -1;
 }
 
 static int check_decoder(const struct model *m, char *error)
@@ -117,6 +159,7 @@ int model_decoder_state_init(const struct model *m, struct model_decoder_state *
     s->rows = rows;
     s->capacity = capacity;
     s->mem_len = mem_len;
+    s->logit_extra = -1;
     for (int l = 0; l < c->n_decoder_layers && ok; l++) {
         s->self_k[l] = model_alloc_floats(cache);
         s->self_v[l] = model_alloc_floats(cache);
@@ -180,7 +223,10 @@ int model_decoder_step(const struct model *m, struct model_decoder_state *s, con
         };
         model_layer_decoder(m, l, s->x, &lb, &ws);
     }
-    model_decoder_logits(m, s->x, s->rows, logits);
+    if (s->logit_end > s->logit_begin)
+        decoder_logits_range(m, s->x, s->rows, s->logit_begin, s->logit_end, s->logit_extra, logits);
+    else
+        model_decoder_logits(m, s->x, s->rows, logits);
     s->length++;
     return 0;
 }

@@ -41,6 +41,11 @@ struct model_decoder_state {
     float *x;        /* [rows, d] residual stream of the current step */
     int *mem_lengths; /* [rows], all mem_len */
     struct model_arena arena; /* step workspace */
+    /* When logit_end > logit_begin, a step computes the logits of tokens
+     * [logit_begin, logit_end) and of logit_extra (if >= 0) only and sets the
+     * others to -INFINITY: generation that may emit only those tokens skips
+     * most of the output projection. 0, 0, -1 after init (every token). */
+    int logit_begin, logit_end, logit_extra;
 };
 
 /* Allocates the state and projects memory[mem_len, d] to cross-attention keys
@@ -53,6 +58,11 @@ int model_decoder_state_init(const struct model *model, struct model_decoder_sta
  * state is full or a token is invalid. */
 int model_decoder_step(const struct model *model, struct model_decoder_state *state, const int *tokens,
                        float *logits, char *error);
+
+/* Limits the logits of later steps to tokens [begin, end) plus extra (-1:
+ * none); begin >= end restores every token. The masked entries are
+ * -INFINITY, exactly as a constraint that forbids them would leave them. */
+void model_decoder_state_restrict(struct model_decoder_state *state, int begin, int end, int extra);
 
 /* Makes row r continue the history of row parents[r] (beam search). */
 void model_decoder_state_reorder(const struct model *model, struct model_decoder_state *state, const int *parents);

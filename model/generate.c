@@ -342,6 +342,12 @@ int model_generate(const struct model *m, struct model_arena *arena, const float
     }
     if (source_init(&src, m, arena, rows, o->max_tokens + 1, memory, mem_len, o->use_cache, error) != 0)
         return -1;
+    /* Tokens outside the allowed range would be masked anyway, so their
+     * logits are not computed. A forced prefix may lie outside the range. */
+    const struct model_constraints *c = &o->constraints;
+    if (o->use_cache && c->prefix_len == 0 && c->allowed_begin >= 0 && c->allowed_end > c->allowed_begin &&
+        c->allowed_end <= vocab)
+        model_decoder_state_restrict(&src.state, c->allowed_begin, c->allowed_end, o->eos);
 
     float *logits = model_alloc_floats((size_t)rows * vocab);
     struct generate_candidate *order = malloc((size_t)vocab * sizeof *order);

@@ -63,6 +63,11 @@ float model_logsumexp(const float *x, int n);
  * (or NaN, or n is 0). */
 int model_argmax(const float *x, int n);
 
+/* Index of the first x[i] > threshold, or n when there is none. A top-k
+ * scan over ~10^4 scores calls it to skip the entries that cannot enter
+ * the list; NaN entries never match. */
+int model_find_above(const float *x, int n, float threshold);
+
 /* In-place activations over n floats. GELU is the exact erf form, as
  * torch.nn.functional.gelu with approximate='none'. */
 void model_relu(float *x, size_t n);

@@ -233,6 +233,24 @@ __attribute__((target("avx2,fma"))) static float logsumexp_avx2(const float *x, 
     }
     return logf(horizontal_sum(vsum)) + max;
 }
+
+/* Two accumulators and unmasked loads in the main loop: the item head calls
+ * this on rows of ~10^4 logits for every encoded user. */
+__attribute__((target("avx512f"))) static float logsumexp_avx512(const float *x, int n, float max)
+{
+    __m512 vmax = _mm512_set1_ps(max), sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        sum0 = _mm512_add_ps(sum0, exp16_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + j), vmax)));
+        sum1 = _mm512_add_ps(sum1, exp16_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + j + 16), vmax)));
+    }
+    for (; j < n; j += 16) {
+        __mmask16 valid = tail_mask16(n - j);
+        __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(valid, x + j), vmax));
+        sum0 = _mm512_add_ps(sum0, _mm512_maskz_mov_ps(valid, e));
+    }
+    return logf(_mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1))) + max;
+}
 #endif
 
 SIMD_CLONES
@@ -243,6 +261,35 @@ static float row_max(const float *x, int n)
     for (int j = 0; j < n; j++)
         max = x[j] > max ? x[j] : max;
     return max;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static int find_above_avx512(const float *x, int n, float threshold)
+{
+    __m512 t = _mm512_set1_ps(threshold);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __mmask16 hit = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), t, _CMP_GT_OQ);
+        if (hit)
+            return j + __builtin_ctz((unsigned)hit);
+    }
+    for (; j < n; j++)
+        if (x[j] > threshold)
+            return j;
+    return n;
+}
+#endif
+
+int model_find_above(const float *x, int n, float threshold)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        return find_above_avx512(x, n, threshold);
+#endif
+    for (int j = 0; j < n; j++)
+        if (x[j] > threshold)
+            return j;
+    return n;
 }
 
 int model_argmax(const float *x, int n)
@@ -262,6 +309,8 @@ float model_logsumexp(const float *x, int n)
     if (!(max > -INFINITY))
         return -INFINITY;
 #if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        return logsumexp_avx512(x, n, max);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return logsumexp_avx2(x, n, max);
 #endif

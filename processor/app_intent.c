@@ -19,7 +19,6 @@
  * ENCODE_CHUNK x items floats. */
 #define ENCODE_CHUNK 64
 #define MAX_TOP_K 32
-#define TOP_BLOCK 32 /* entries top_known skips at once, a power of 2 */
 
 /* Scratch of the encoder chunks, kept from batch to batch (the item scores
  * alone are ENCODE_CHUNK x ~12k floats, and a fresh calloc per batch costs page
@@ -128,22 +127,20 @@ static int top_known(const struct tokenizer *tok, const float *probs, float lse,
 {
     int index[MAX_TOP_K];
     int count = 0;
-    float threshold = 0.0f; /* the k-th best so far, valid once count == k */
+    float threshold = -INFINITY; /* the k-th best once the list is full */
+
+    *best_token = -1;
+    if (k <= 0)
+        return 0;
 
     for (int i = 0; i < n_known; i++) {
-        /* Once the list is full, most entries lose: skip whole blocks whose
-         * maximum (a vectorised loop) does not beat the k-th best. */
-        if (count == k && (i & (TOP_BLOCK - 1)) == 0 && i + TOP_BLOCK <= n_known) {
-            float block_max = probs[i];
-            for (int b = 1; b < TOP_BLOCK; b++)
-                block_max = probs[i + b] > block_max ? probs[i + b] : block_max;
-            if (block_max <= threshold) {
-                i += TOP_BLOCK - 1;
-                continue;
-            }
+        /* Once the list is full most entries lose: jump to the next one
+         * that beats the k-th best (a vectorised scan). */
+        if (count == k) {
+            i += model_find_above(probs + i, n_known - i, threshold);
+            if (i >= n_known)
+                break;
         }
-        if (count == k && probs[i] <= threshold)
-            continue;
         int j = count < k ? count++ : k - 1;
         while (j > 0 && probs[index[j - 1]] < probs[i]) {
             index[j] = index[j - 1];

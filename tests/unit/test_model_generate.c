@@ -77,6 +77,32 @@ static void step_logits_equal_full_decode(void **state)
     model_decoder_state_free(&s);
 }
 
+/* A restricted step computes the range and the extra token exactly as the
+ * full step does and leaves every other token at -inf. */
+static void restricted_step_matches_full_step(void **state)
+{
+    struct fixture *f = *state;
+    char error[MODEL_ERROR_SIZE];
+    struct model_decoder_state full, part;
+    int tgt[3] = {2, 17, 40};
+    float a[VOCAB], b[VOCAB];
+
+    assert_int_equal(model_decoder_state_init(&f->model, &full, 1, 3, f->memory, SRC, error), 0);
+    assert_int_equal(model_decoder_state_init(&f->model, &part, 1, 3, f->memory, SRC, error), 0);
+    model_decoder_state_restrict(&part, 10, 40, 3);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(model_decoder_step(&f->model, &full, &tgt[t], a, error), 0);
+        assert_int_equal(model_decoder_step(&f->model, &part, &tgt[t], b, error), 0);
+        assert_true(test_max_diff(a + 10, b + 10, 30) < 1e-5);
+        assert_true(fabsf(a[3] - b[3]) < 1e-5f);
+        for (int v = 0; v < VOCAB; v++)
+            if (v != 3 && (v < 10 || v >= 40))
+                assert_true(isinf(b[v]) && b[v] < 0);
+    }
+    model_decoder_state_free(&full);
+    model_decoder_state_free(&part);
+}
+
 static void compare_cached_and_recompute(struct fixture *f, struct model_generate_options *o)
 {
     int cached[MAX_TOKENS], recomputed[MAX_TOKENS];
@@ -109,6 +135,10 @@ static void beam_cached_equals_recompute(void **state)
     compare_cached_and_recompute(*state, &o);
     o.eos = VOCAB - 1;
     o.constraints.no_repeat = 1;
+    compare_cached_and_recompute(*state, &o);
+    /* With an allowed range the cached path computes only those logits. */
+    o.constraints.allowed_begin = 10;
+    o.constraints.allowed_end = 40;
     compare_cached_and_recompute(*state, &o);
 }
 
@@ -244,6 +274,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(step_logits_equal_full_decode, setup, teardown),
+        cmocka_unit_test_setup_teardown(restricted_step_matches_full_step, setup, teardown),
         cmocka_unit_test_setup_teardown(greedy_cached_equals_recompute, setup, teardown),
         cmocka_unit_test_setup_teardown(beam_cached_equals_recompute, setup, teardown),
         cmocka_unit_test_setup_teardown(beam_width_one_is_greedy, setup, teardown),

@@ -130,6 +130,50 @@ static void logsumexp_near_overflow(void **state)
     assert_true(fabs(model_logsumexp(row, 37) - log(expected)) < 1e-5);
 }
 
+/* Long rows (the item head's size class) with lengths around the 32-float
+ * unrolled loop and the 16-lane tail, against a double-precision sum. */
+static void logsumexp_long_rows_match_reference(void **state)
+{
+    (void)state;
+    int lengths[] = {1, 15, 16, 17, 31, 32, 33, 47, 100, 12397};
+    static float row[12397];
+
+    for (size_t t = 0; t < sizeof lengths / sizeof lengths[0]; t++) {
+        int n = lengths[t];
+        double max = -INFINITY, sum = 0.0;
+        for (int i = 0; i < n; i++) {
+            row[i] = i % 13 == 5 ? -INFINITY : 0.37f * (float)((i * 7919) % 29) - 4.0f;
+            max = row[i] > max ? row[i] : max;
+        }
+        for (int i = 0; i < n; i++)
+            sum += exp((double)row[i] - max);
+        assert_true(fabs(model_logsumexp(row, n) - (log(sum) + max)) < 1e-4);
+    }
+}
+
+/* The first entry above a threshold, against a plain loop, at every offset
+ * of a 16-lane block and in the scalar tail. */
+static void find_above_matches_loop(void **state)
+{
+    (void)state;
+    float x[70];
+
+    for (int i = 0; i < 70; i++)
+        x[i] = (float)((i * 37) % 70);
+    x[3] = NAN;
+    for (int n = 0; n <= 70; n++) {
+        for (float threshold = -1.0f; threshold <= 70.0f; threshold += 7.5f) {
+            int expected = n;
+            for (int i = 0; i < n; i++)
+                if (x[i] > threshold) {
+                    expected = i;
+                    break;
+                }
+            assert_int_equal(model_find_above(x, n, threshold), expected);
+        }
+    }
+}
+
 /* Every variant this CPU can run, against a double-precision softmax, for
  * lengths around the 8- and 16-lane boundaries. */
 static void softmax_variants_match_reference(void **state)
@@ -248,6 +292,8 @@ int main(void)
         cmocka_unit_test(layernorm_matches_definition),
         cmocka_unit_test(softmax_survives_huge_logits),
         cmocka_unit_test(logsumexp_near_overflow),
+        cmocka_unit_test(logsumexp_long_rows_match_reference),
+        cmocka_unit_test(find_above_matches_loop),
         cmocka_unit_test(softmax_all_masked_is_zero),
         cmocka_unit_test(softmax_variants_match_reference),
         cmocka_unit_test(attention_all_masked_row_is_zero),
