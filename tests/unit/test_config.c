@@ -73,7 +73,7 @@ static void comment_only_file_gives_defaults(void **state)
     (void)state;
 
     assert_int_equal(load("# nothing here\n", &cfg, &err), 0);
-    assert_int_equal(cfg.batching.max_events, 256);
+    assert_int_equal(cfg.batching.max_events, 10000);
     assert_int_equal(cfg.state.idle_expiry_ms, 7LL * 24 * 3600 * 1000);
     config_free(&cfg);
 }
