@@ -347,7 +347,7 @@ void app_registry_on_abort(struct app_registry *registry)
         registry->paused[i].seek_pending = 0;
 }
 
-/* Asks the registry for p's schema; resumes p when it answers, or doubles the wait. */
+/* Requests p's schema again: resumes p when the registry responds, or doubles the wait. */
 static void retry_paused(struct app_registry *registry, struct stream_loop *loop, struct paused_partition *p,
                          double now)
 {
@@ -362,7 +362,7 @@ static void retry_paused(struct app_registry *registry, struct stream_loop *loop
         p->backoff_ms = p->backoff_ms * 2 > APP_REGISTRY_BACKOFF_MAX_MS ? APP_REGISTRY_BACKOFF_MAX_MS
                                                                           : p->backoff_ms * 2;
         p->retry_at_s = stream_now() + p->backoff_ms / 1000.0;
-        /* A retry that the client's fail-fast window answered sent nothing,
+        /* A retry that the client's fail-fast window returned sent nothing,
          * so only retries that reached the network are warnings. */
         int sent = schema_registry_requests(registry->client) != requests;
         log_write(sent ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
@@ -378,7 +378,7 @@ static void retry_paused(struct app_registry *registry, struct stream_loop *loop
         return;
     }
     p->paused = 0;
-    log_info("schema registry answered, resuming partition topic=%s partition=%d offset=%lld schema_id=%u "
+    log_info("schema registry responded, resuming partition topic=%s partition=%d offset=%lld schema_id=%u "
              "result=%s paused_ms=%.0f", p->topic, (int)p->partition, (long long)p->offset, p->schema_id,
              schema_registry_result_name(result), (now - p->paused_at_s) * 1000.0);
 }

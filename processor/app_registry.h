@@ -2,7 +2,7 @@
  * Avro input through a schema registry (schemas.source: registry).
  *
  * The schema id of each input frame is looked up in the registry (cached
- * forever once found) and added to a codec of its own that holds the reader
+ * forever once found) and added to a codec of its own that contains the reader
  * schemas of the input records, so a producer's older or newer writer schema
  * is resolved to our reader schema by the Avro rules. The reader schemas are
  * the catalogue's "reader" entries, kept under ids from
@@ -14,7 +14,7 @@
  * batch, and after the batch commits the partition is rewound to the record.
  * A later call of app_registry_on_idle asks the registry again, after a wait
  * that doubles from APP_REGISTRY_BACKOFF_MIN_MS to APP_REGISTRY_BACKOFF_MAX_MS,
- * and resumes the partition once the registry answers. Other partitions keep
+ * and resumes the partition once the registry responds. Other partitions keep
  * flowing, and committed offsets never pass the paused record.
  *
  * Threading: the stream loop's thread only.
@@ -37,7 +37,7 @@
 #define APP_REGISTRY_BACKOFF_MIN_MS 100
 #define APP_REGISTRY_BACKOFF_MAX_MS 10000
 
-/* What to do with one input record. */
+/* Decision for one input record. */
 enum app_registry_admission {
     APP_REGISTRY_DECODE = 0,  /* decode it with the codec returned */
     APP_REGISTRY_DEAD_LETTER, /* bad record: reason and detail are set */
@@ -62,7 +62,7 @@ void app_registry_free(struct app_registry *registry);
 
 /*
  * Decides what happens to record. On APP_REGISTRY_DECODE *codec is the codec
- * to decode it with (it holds the record's writer schema unless the frame is
+ * to decode it with (it contains the record's writer schema unless the frame is
  * invalid or a tombstone, which the decoder then reports). On
  * APP_REGISTRY_DEFER the record's partition has been paused on loop.
  */
@@ -78,8 +78,8 @@ void app_registry_on_commit(struct app_registry *registry, struct stream_loop *l
  * offset, which is at or before each paused record, so no rewind is left to do. */
 void app_registry_on_abort(struct app_registry *registry);
 
-/* Between batches: asks the registry again for each paused partition whose
- * wait is over, and resumes those it answers for. */
+/* Between batches: requests the schema of each paused partition whose wait
+ * is over again, and resumes the partitions the registry responds for. */
 void app_registry_on_idle(struct app_registry *registry, struct stream_loop *loop);
 
 /* Drops the pauses of partition p of every input topic (the task was revoked). */

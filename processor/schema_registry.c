@@ -9,7 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-/* A registry answer larger than this is not a schema we can use. */
+/* A registry response larger than this is not a schema we can use. */
 #define MAX_RESPONSE_BYTES (4u << 20)
 /* Confluent's error code for "schema not found" in a 404 body. */
 #define ERROR_CODE_SCHEMA_NOT_FOUND 40403
@@ -227,7 +227,7 @@ static void remember_missing(struct schema_registry *registry, uint32_t id, doub
         size_t capacity = registry->missing_capacity ? registry->missing_capacity * 2 : 16;
         struct missing_id *grown = realloc(registry->missing, capacity * sizeof *grown);
         if (!grown)
-            return; /* only a cache: the next lookup asks again */
+            return; /* only a cache: the next lookup sends a request again */
         registry->missing = grown;
         registry->missing_capacity = capacity;
     }
@@ -246,7 +246,7 @@ static long error_code_of(const struct response *response)
     return code;
 }
 
-/* Interprets a 200 answer: {"schema": "...", "schemaType": "AVRO"}. */
+/* Interprets a 200 response: {"schema": "...", "schemaType": "AVRO"}. */
 static enum schema_registry_result parse_found(struct schema_registry *registry, uint32_t id,
                                                const struct response *response, const char **schema, char *error,
                                                size_t error_size)
@@ -257,7 +257,7 @@ static enum schema_registry_result parse_found(struct schema_registry *registry,
 
     if (!text) {
         json_decref(root);
-        snprintf(error, error_size, "schema registry %s answered schema id %u with HTTP 200 but no \"schema\" "
+        snprintf(error, error_size, "schema registry %s returned HTTP 200 for schema id %u but no \"schema\" "
                  "string; check that schemas.registry_url points at the registry's Confluent API",
                  registry->display_url, id);
         return SCHEMA_REGISTRY_UNAVAILABLE;
@@ -330,8 +330,8 @@ static enum schema_registry_result classify_status(struct schema_registry *regis
                        : status == 404                ? "; check that schemas.registry_url is the base URL of the "
                                                         "registry's Confluent API"
                                                       : "";
-    snprintf(error, error_size, "schema registry %s answered schema id %u with HTTP %ld%s", registry->display_url,
-             id, status, hint);
+    snprintf(error, error_size, "schema registry %s returned HTTP %ld for schema id %u%s", registry->display_url,
+             status, id, hint);
     return SCHEMA_REGISTRY_UNAVAILABLE;
 }
 
@@ -347,7 +347,7 @@ static enum schema_registry_result fetch(struct schema_registry *registry, uint3
     if (code != CURLE_OK) {
         snprintf(error, error_size, "requesting schema id %u from schema registry %s failed: %s", id,
                  registry->display_url,
-                 response.too_large ? "the answer is larger than 4 MiB"
+                 response.too_large ? "the response is larger than 4 MiB"
                  : curl_error[0]    ? curl_error
                                     : curl_easy_strerror(code));
         result = SCHEMA_REGISTRY_UNAVAILABLE;
@@ -369,7 +369,7 @@ enum schema_registry_result schema_registry_get(struct schema_registry *registry
 
     double now = monotonic_s();
     if (recently_missing(registry, id, now)) {
-        snprintf(error, error_size, "schema id %u was not found in schema registry %s (answer cached for %ld ms)",
+        snprintf(error, error_size, "schema id %u was not found in schema registry %s (result cached for %ld ms)",
                  id, registry->display_url, registry->options.not_found_ttl_ms);
         return SCHEMA_REGISTRY_NOT_FOUND;
     }

@@ -4,13 +4,13 @@
  *
  * Schema ids are immutable in the registry, so a schema once found is cached
  * for the life of the client and is never requested again. A "not found"
- * answer is remembered for not_found_ttl_ms, because a flood of records with
+ * response is remembered for not_found_ttl_ms, because a flood of records with
  * one bad id would otherwise send one request each.
  *
  * Results tell whose fault a failure is. NOT_FOUND and UNSUPPORTED are the
  * record's: its id names no Avro schema. UNAVAILABLE is the registry's or the
  * configuration's (no connection, time-out, HTTP 5xx or 429, rejected
- * credentials, an answer that is not the registry's JSON): the record may be
+ * credentials, a response that is not the registry's JSON): the record may be
  * fine and must be read again later.
  *
  * The credentials in auth are a secret: no error message and no URL this
@@ -31,7 +31,7 @@ enum schema_registry_result {
     SCHEMA_REGISTRY_FOUND = 0,
     SCHEMA_REGISTRY_NOT_FOUND,   /* HTTP 404 with error_code 40403: no schema has this id */
     SCHEMA_REGISTRY_UNSUPPORTED, /* the id names a schema that is not Avro (schemaType PROTOBUF or JSON) */
-    SCHEMA_REGISTRY_UNAVAILABLE, /* no usable answer; retry later */
+    SCHEMA_REGISTRY_UNAVAILABLE, /* no usable response; retry later */
 };
 
 struct schema_registry_options {
@@ -43,7 +43,7 @@ struct schema_registry_options {
      * without a request for this long, so a down registry costs one time-out
      * per window and not one per record. 0 turns it off; -1 means 1000. */
     long fail_fast_ms;
-    long not_found_ttl_ms;   /* how long a NOT_FOUND answer is reused; 0 turns it off, -1 means 60000 */
+    long not_found_ttl_ms;   /* how long a NOT_FOUND result is reused; 0 turns it off, -1 means 60000 */
 };
 
 /* Fills options with the defaults above for url and auth. */

@@ -1,7 +1,7 @@
 /*
  * Pause, rewind and resume of one input topic-partition of the stream loop,
  * for handlers that must stop reading a partition at a record they cannot
- * process yet (a schema registry that does not answer). The topic may be the
+ * process yet (a schema registry that does not respond). The topic may be the
  * driver topic or a companion topic; the loop's own task pause on
  * restore is separate and unaffected.
  *

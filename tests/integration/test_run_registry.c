@@ -419,7 +419,7 @@ static void registry_outage_pauses_partitions(void **state)
     /* Step 2: the registry comes up. */
     assert_int_equal(registry_server_start(&server, port), 0);
     harness_wait_caught_up(&h, pid, "run", 240);
-    assert_true(log_contains(&h, "schema registry answered, resuming partition"));
+    assert_true(log_contains(&h, "schema registry responded, resuming partition"));
     check_dead_letters(&h);
     check_intents_for(&h, clicks, CLICKS);
     pthread_mutex_lock(&server.lock);

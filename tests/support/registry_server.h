@@ -2,7 +2,7 @@
  * A small schema registry for tests: serves GET /schemas/ids/{id} of the
  * Confluent REST API on 127.0.0.1 with libmicrohttpd, from schemas the test
  * adds (for example the .avsc files of schemas/). A test can stop and start
- * it on the same port, make it answer with an error status or late, and read
+ * it on the same port, make it respond with an error status or late, and read
  * the credentials of the last request.
  *
  * Answers follow the Confluent API: 200 {"schema": "<schema text>"} (plus
@@ -41,8 +41,8 @@ struct registry_server {
     pthread_mutex_t lock; /* guards everything below; the daemon's thread reads it */
     struct registry_server_schema schemas[REGISTRY_SERVER_MAX_SCHEMAS];
     size_t n_schemas;
-    unsigned status;          /* 0: answer normally; else answer every request with this status */
-    unsigned delay_ms;        /* wait before answering */
+    unsigned status;          /* 0: respond normally; else respond to every request with this status */
+    unsigned delay_ms;        /* wait before responding */
     unsigned requests;
     char last_user[128];      /* basic auth of the last request, "" when none */
     char last_password[128];

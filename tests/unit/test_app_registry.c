@@ -1,8 +1,8 @@
 /*
- * Admission of input records through the schema registry: writer schemas
- * fetched by id resolve to the reader schema, and ids the registry does not
- * have, schemas that are not Avro records and schemas that do not resolve
- * become dead letters with their own reasons. The registry is a test server
+ * Admission of input records through the schema registry. Writer schemas
+ * fetched by id resolve to the reader schema. Ids the registry does not have,
+ * schemas that are not Avro records and schemas that do not resolve become
+ * dead letters with their own reasons. The registry is a test server
  * on 127.0.0.1. The unavailable-registry path pauses a Kafka partition and is
  * tested in tests/integration/test_run_registry.c.
  */

@@ -110,7 +110,7 @@ static void unknown_id_is_not_found(void **state)
     assert_int_equal(schema_registry_get(registry, 99, &schema, error, sizeof error), SCHEMA_REGISTRY_NOT_FOUND);
     assert_non_null(strstr(error, "99"));
     assert_non_null(strstr(error, f->url));
-    /* the answer is reused for not_found_ttl_ms */
+    /* the result is reused for not_found_ttl_ms */
     assert_int_equal(schema_registry_get(registry, 99, &schema, error, sizeof error), SCHEMA_REGISTRY_NOT_FOUND);
     assert_int_equal(schema_registry_requests(registry), 1);
     schema_registry_free(registry);
@@ -149,7 +149,7 @@ static void server_errors_are_unavailable(void **state)
     schema_registry_free(registry);
 }
 
-static void slow_answer_times_out(void **state)
+static void slow_response_times_out(void **state)
 {
     struct fixture *f = *state;
     struct schema_registry *registry = client(f->url, NULL); /* timeout_ms 500 */
@@ -249,8 +249,8 @@ static void wrong_path_is_unavailable(void **state)
     const char *schema = NULL;
     char error[SCHEMA_REGISTRY_ERROR_SIZE];
 
-    /* The test server answers any unknown path with 404 and error_code
-     * 40403, so make it answer 404 with another error code instead. */
+    /* The test server returns 404 with error_code 40403 for any unknown
+     * path, so make it return 404 with another error code instead. */
     registry_server_set_failure(&f->server, 404, 0);
     assert_int_equal(schema_registry_get(registry, 7, &schema, error, sizeof error), SCHEMA_REGISTRY_UNAVAILABLE);
     registry_server_set_failure(&f->server, 0, 0);
@@ -276,7 +276,7 @@ int main(void)
         cmocka_unit_test(unknown_id_is_not_found),
         cmocka_unit_test(refused_connection_is_unavailable),
         cmocka_unit_test(server_errors_are_unavailable),
-        cmocka_unit_test(slow_answer_times_out),
+        cmocka_unit_test(slow_response_times_out),
         cmocka_unit_test(fail_fast_skips_requests),
         cmocka_unit_test(basic_auth_is_sent),
         cmocka_unit_test(secret_not_in_errors),
