@@ -51,6 +51,8 @@ int train_checkpoint_save(const struct train_session *s, const char *path, char 
     int bad = write_all(f, MAGIC, sizeof MAGIC) || write_all(f, &m->config, sizeof m->config) ||
               write_all(f, &h, sizeof h) || write_all(f, m->params.data, bytes) || write_all(f, s->opt.m, bytes) ||
               write_all(f, s->opt.v, bytes) || write_all(f, s->best_params, bytes);
+    if (s->ema)
+        bad = bad || write_all(f, s->ema, bytes);
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         snprintf(error, MODEL_ERROR_SIZE, "cannot write checkpoint %.400s: %s (is the disk full?)", path,
@@ -90,6 +92,8 @@ int train_checkpoint_load(struct train_session *s, const char *path, char *error
     }
     int bad = read_all(f, m->params.data, bytes) || read_all(f, s->opt.m, bytes) || read_all(f, s->opt.v, bytes) ||
               read_all(f, s->best_params, bytes);
+    if (s->ema)
+        bad = bad || read_all(f, s->ema, bytes);
     fclose(f);
     if (bad) {
         snprintf(error, MODEL_ERROR_SIZE, "invalid checkpoint %.400s: truncated after the header", path);

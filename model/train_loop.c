@@ -35,6 +35,12 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         return -1;
     }
 
+    if (!(config->ema_decay >= 0.0f && config->ema_decay < 1.0f)) {
+        snprintf(error, MODEL_ERROR_SIZE, "invalid ema_decay %g: expected 0 (off) or a value in (0, 1)",
+                 (double)config->ema_decay);
+        return -1;
+    }
+
     s->users = malloc((size_t)(data->n_users > 0 ? data->n_users : 1) * sizeof(int));
     s->order = malloc((size_t)(data->n_users > 0 ? data->n_users : 1) * sizeof(int));
     s->best_params = model_alloc_floats(model->params.count);
@@ -42,6 +48,16 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         snprintf(error, MODEL_ERROR_SIZE, "out of memory setting up training for %d users", data->n_users);
         train_session_free(s);
         return -1;
+    }
+    if (config->ema_decay > 0.0f) {
+        s->ema = model_alloc_floats(model->params.count);
+        if (!s->ema) {
+            snprintf(error, MODEL_ERROR_SIZE, "out of memory for the moving average of %zu weights",
+                     model->params.count);
+            train_session_free(s);
+            return -1;
+        }
+        memcpy(s->ema, model->params.data, model->params.count * sizeof(float));
     }
     s->batch.pad_left = config->pad_left;
     for (int u = 0; u < data->n_users; u++)
@@ -71,6 +87,7 @@ void train_session_free(struct train_session *s)
     free(s->users);
     free(s->order);
     free(s->best_params);
+    free(s->ema);
     memset(s, 0, sizeof *s);
 }
 
@@ -137,6 +154,11 @@ float train_session_step(struct train_session *s)
     train_model_forward(m, &s->batch.batch, 1);
     train_model_backward(m, &s->batch.batch);
     s->grad_norm = optim_adamw_step(&s->opt, m->params.data, m->grads.data);
+    if (s->ema) {
+        float decay = s->config.ema_decay;
+        for (size_t i = 0; i < m->params.count; i++)
+            s->ema[i] = decay * s->ema[i] + (1.0f - decay) * m->params.data[i];
+    }
 
     s->batch_index++;
     s->positions_done += m->losses.item_count;
@@ -163,6 +185,18 @@ static void report(struct train_session *s, float loss, long steps_here)
     s->config.progress(&p, s->config.progress_user);
 }
 
+/* Exchanges the model's weights with the moving average, in place. */
+static void swap_ema(struct train_session *s)
+{
+    float *p = s->model->params.data;
+
+    for (size_t i = 0; i < s->model->params.count; i++) {
+        float t = p[i];
+        p[i] = s->ema[i];
+        s->ema[i] = t;
+    }
+}
+
 /* Validates, updates the early-stopping state and writes the checkpoint at
  * the end of an epoch, then moves to the next epoch. */
 static int end_epoch(struct train_session *s, char *error)
@@ -174,8 +208,14 @@ static int end_epoch(struct train_session *s, char *error)
         struct train_eval_config vc = s->config.validation;
         vc.full = 0;
         vc.pad_left = s->config.pad_left;
-        if (train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error) != 0)
+        if (s->ema)
+            swap_ema(s);
+        int status = train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error);
+        if (status != 0) {
+            if (s->ema)
+                swap_ema(s);
             return -1;
+        }
         p.validated = 1;
         if (s->best_epoch < 0 || p.validation.hr10 > s->best_hr10) {
             s->best_hr10 = (float)p.validation.hr10;
@@ -186,6 +226,8 @@ static int end_epoch(struct train_session *s, char *error)
         } else {
             s->bad_epochs++;
         }
+        if (s->ema)
+            swap_ema(s);
     }
 
     if (s->config.progress) {
@@ -233,5 +275,7 @@ int train_session_run(struct train_session *s, char *error)
     s->finished = 1;
     if (s->best_epoch >= 0)
         memcpy(s->model->params.data, s->best_params, s->model->params.count * sizeof(float));
+    else if (s->ema)
+        memcpy(s->model->params.data, s->ema, s->model->params.count * sizeof(float));
     return 0;
 }

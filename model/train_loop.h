@@ -48,6 +48,9 @@ struct train_loop_config {
     int pad_left;                /* batch layout, see struct train_seq_batch; also used for validation */
     struct train_eval_config validation; /* max_users 0 evaluates all; full is ignored */
     long max_steps;              /* stop after this many updates in total (0: no limit) */
+    float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
+                                    left in the model are an exponential moving average of the
+                                    weights, ema = decay * ema + (1 - decay) * weights after each update */
     const char *checkpoint_path; /* written after every epoch and every checkpoint_every steps; NULL: none */
     long checkpoint_every;
     train_progress_fn progress;  /* may be NULL */
@@ -77,6 +80,7 @@ struct train_session {
     int bad_epochs;
     int finished;
     float *best_params;      /* [params.count] weights of the best epoch */
+    float *ema;              /* [params.count] moving average of the weights, NULL when ema_decay is 0 */
 
     float grad_norm;         /* of the last step, before clipping */
     double elapsed_seconds;  /* training time of this process, for tokens/s */

@@ -227,9 +227,8 @@ static void same_seed_same_weights(void **state)
  * reload the checkpoint into fresh objects and finish: the weights, the
  * optimizer moments and the early-stopping state equal the uninterrupted
  * run's bit for bit. */
-static void resume_equals_uninterrupted(void **state)
+static void check_resume(float ema_decay)
 {
-    (void)state;
     static struct train_model whole, first, second;
     struct train_sequences data;
     struct train_loop_config lc;
@@ -244,6 +243,7 @@ static void resume_equals_uninterrupted(void **state)
 
     make_model(&whole, 0.2f);
     configure(&lc, &oc, 6, 1);
+    lc.ema_decay = ema_decay;
     assert_int_equal(train_session_init(&sw, &whole, &data, &lc, &oc, error), 0);
     assert_int_equal(train_session_run(&sw, error), 0);
 
@@ -279,11 +279,83 @@ static void resume_equals_uninterrupted(void **state)
     assert_memory_equal(s2.opt.m, sw.opt.m, whole.params.count * sizeof(float));
     assert_memory_equal(s2.opt.v, sw.opt.v, whole.params.count * sizeof(float));
     assert_true(second.rng == whole.rng);
+    if (ema_decay > 0.0f)
+        assert_memory_equal(s2.ema, sw.ema, whole.params.count * sizeof(float));
 
     train_session_free(&sw);
     train_session_free(&s2);
     train_model_free(&whole);
     train_model_free(&second);
+    train_sequences_free(&data);
+}
+
+static void resume_equals_uninterrupted(void **state)
+{
+    (void)state;
+    check_resume(0.0f);
+}
+
+/* The same with the moving average of the weights, which the checkpoint
+ * must carry too. */
+static void resume_with_ema(void **state)
+{
+    (void)state;
+    check_resume(0.9f);
+}
+
+/* After one update the average is decay * initial + (1 - decay) * updated. */
+static void ema_follows_update_rule(void **state)
+{
+    (void)state;
+    static struct train_model m;
+    struct train_sequences data;
+    struct train_loop_config lc;
+    struct optim_config oc;
+    struct train_session s;
+    char error[MODEL_ERROR_SIZE];
+
+    make_data(&data);
+    make_model(&m, 0.0f);
+    configure(&lc, &oc, 2, 0);
+    lc.ema_decay = 0.75f;
+    assert_int_equal(train_session_init(&s, &m, &data, &lc, &oc, error), 0);
+    float *initial = malloc(m.params.count * sizeof(float));
+    assert_non_null(initial);
+    memcpy(initial, m.params.data, m.params.count * sizeof(float));
+    assert_memory_equal(s.ema, initial, m.params.count * sizeof(float));
+
+    train_session_step(&s);
+    int mismatches = 0, moved = 0;
+    for (size_t i = 0; i < m.params.count; i++) {
+        mismatches += s.ema[i] != 0.75f * initial[i] + 0.25f * m.params.data[i];
+        moved += m.params.data[i] != initial[i];
+    }
+    assert_int_equal(mismatches, 0);
+    assert_true(moved > 0);
+
+    free(initial);
+    train_session_free(&s);
+    train_model_free(&m);
+    train_sequences_free(&data);
+}
+
+static void invalid_ema_decay(void **state)
+{
+    (void)state;
+    static struct train_model m;
+    struct train_sequences data;
+    struct train_loop_config lc;
+    struct optim_config oc;
+    struct train_session s;
+    char error[MODEL_ERROR_SIZE];
+
+    make_data(&data);
+    make_model(&m, 0.0f);
+    configure(&lc, &oc, 1, 0);
+    lc.ema_decay = 1.0f;
+    assert_int_equal(train_session_init(&s, &m, &data, &lc, &oc, error), -1);
+    assert_non_null(strstr(error, "ema_decay"));
+    train_model_free(&m);
     train_sequences_free(&data);
 }
 
@@ -331,6 +403,9 @@ int main(void)
         cmocka_unit_test(save_and_reload_match),
         cmocka_unit_test(same_seed_same_weights),
         cmocka_unit_test(resume_equals_uninterrupted),
+        cmocka_unit_test(resume_with_ema),
+        cmocka_unit_test(ema_follows_update_rule),
+        cmocka_unit_test(invalid_ema_decay),
         cmocka_unit_test(checkpoint_rejects_other_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
