@@ -36,6 +36,15 @@ struct intent_buffers {
     float *propensity;  /* [chunk] */
     float *lse_items;   /* [chunk] log of the item softmax normaliser */
     float *lse_categories; /* [chunk] the same for categories */
+    float *emit_pooled; /* [chunk, d] pooled rows of the intents that go out, packed */
+    double model_seconds; /* model time of the current chunk, encoder and heads */
+};
+
+/* What judge_intent found for one row of a chunk, kept until its intent is written. */
+struct intent_row {
+    int emit;
+    int n_top_categories;
+    codec_scored_id_t top_categories[MAX_TOP_K];
 };
 
 static struct intent_buffers kept_buffers;
@@ -65,6 +74,7 @@ static void free_buffers(struct intent_buffers *b)
     free(b->propensity);
     free(b->lse_items);
     free(b->lse_categories);
+    free(b->emit_pooled);
     memset(b, 0, sizeof *b);
 }
 
@@ -92,8 +102,9 @@ static int alloc_buffers(struct intent_buffers *b, const struct model_config *c,
     b->propensity = calloc(ENCODE_CHUNK, sizeof(float));
     b->lse_items = calloc(ENCODE_CHUNK, sizeof(float));
     b->lse_categories = calloc(ENCODE_CHUNK, sizeof(float));
+    b->emit_pooled = calloc((size_t)ENCODE_CHUNK * (size_t)c->d_model, sizeof(float));
     if (!b->tokens || !b->lengths || !b->pooled || !b->items || !b->categories || !b->sentiments || !b->propensity ||
-        !b->lse_items || !b->lse_categories) {
+        !b->lse_items || !b->lse_categories || !b->emit_pooled) {
         free_buffers(b);
         return -1;
     }
@@ -176,30 +187,51 @@ static int should_emit(const struct app *app, const struct state_user *user, con
     }
 }
 
-static int produce_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row)
+static int top_k_setting(const struct app *app)
+{
+    return app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
+}
+
+/* Scores one encoded row's categories, records the result on the touch and
+ * decides under intents.emit whether its intent goes out. */
+static void judge_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row,
+                         struct intent_row *out)
 {
     const struct model_config *c = &app->bundle->model.config;
     const struct tokenizer *tok = app->bundle->tokenizer;
-    struct state_user *user = touch->user;
-    int k = app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
-    int n_items = c->item_end - c->item_begin;
-    codec_scored_id_t top_categories[MAX_TOP_K], top_items[MAX_TOP_K];
-    int32_t best_category = -1, best_item = -1;
+    int32_t best_category = -1;
 
-    int n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, b->lse_categories[row],
-                                     tok->layout.category_bucket_begin - tok->layout.category_begin,
-                                     tok->layout.category_begin, k, top_categories, &best_category);
-    int n_top_items = top_known(tok, b->items + (size_t)row * n_items, b->lse_items[row],
-                                tok->layout.item_bucket_begin - c->item_begin, c->item_begin, k, top_items, &best_item);
+    out->n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, b->lse_categories[row],
+                                      tok->layout.category_bucket_begin - tok->layout.category_begin,
+                                      tok->layout.category_begin, top_k_setting(app), out->top_categories,
+                                      &best_category);
     float propensity = b->propensity[row];
 
     touch->encoded = 1;
     touch->propensity = propensity;
     touch->top_category = best_category;
-    if (!should_emit(app, user, touch, propensity, best_category)) {
+    out->emit = should_emit(app, touch->user, touch, propensity, best_category);
+    if (!out->emit)
         app->counters.intents_suppressed++;
-        return 0;
-    }
+}
+
+/* Writes the intent of a row judge_intent let through. item_row indexes
+ * the item scores, which exist for emitted rows only. */
+static int produce_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row,
+                          int item_row, struct intent_row *judged)
+{
+    const struct model_config *c = &app->bundle->model.config;
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    struct state_user *user = touch->user;
+    int n_items = c->item_end - c->item_begin;
+    codec_scored_id_t top_items[MAX_TOP_K];
+    int32_t best_item = -1;
+
+    int n_top_items = top_known(tok, b->items + (size_t)item_row * n_items, b->lse_items[item_row],
+                                tok->layout.item_bucket_begin - c->item_begin, c->item_begin, top_k_setting(app),
+                                top_items, &best_item);
+    float propensity = touch->propensity;
+    int32_t best_category = touch->top_category;
 
     codec_source_offset_t offsets[APP_INPUT_COUNT];
     size_t n_offsets = 0;
@@ -215,8 +247,8 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
         .embedding = b->pooled + (size_t)row * c->d_model,
         .embedding_len = (size_t)c->d_model,
         .purchase_propensity = propensity,
-        .top_categories = top_categories,
-        .top_category_count = (size_t)n_top_categories,
+        .top_categories = judged->top_categories,
+        .top_category_count = (size_t)judged->n_top_categories,
         .top_items = top_items,
         .top_item_count = (size_t)n_top_items,
         .has_sentiment = user->sentiment != STATE_SENTIMENT_NONE && c->n_sentiments >= 2,
@@ -280,23 +312,69 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
         snprintf(app->error, sizeof app->error, "encoding a batch of %d users failed: %s", rows, error);
         return -1;
     }
+    /* Item scores, the largest head, wait until the intents that go out are
+     * known: score_items computes them for those rows only. */
     struct model_head_outputs heads = {
-        .item_scores = c->item_end > c->item_begin ? b->items : NULL,
         .category_logits = c->n_categories > 0 ? b->categories : NULL,
         .sentiment_logits = c->n_sentiments > 0 ? b->sentiments : NULL,
         .propensity = b->propensity,
     };
     model_heads(model, b->pooled, rows, &heads);
-    app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, monotonic_seconds() - started);
+    b->model_seconds = monotonic_seconds() - started;
 
-    int n_items = c->item_end - c->item_begin;
-    /* Items and categories keep their logits: top_known exponentiates only
-     * the k it lists, against the normaliser computed here. */
+    /* Categories keep their logits: top_known exponentiates only the k it
+     * lists, against the normaliser computed here. */
     for (int r = 0; r < rows; r++) {
-        b->lse_items[r] = n_items > 0 ? model_logsumexp(b->items + (size_t)r * n_items, n_items) : 0.0f;
         b->lse_categories[r] =
             c->n_categories > 0 ? model_logsumexp(b->categories + (size_t)r * c->n_categories, c->n_categories) : 0.0f;
         softmax(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments);
+    }
+    return 0;
+}
+
+/* Item scores and their softmax normalisers for the n rows of
+ * b->emit_pooled, into b->items and b->lse_items rows 0 .. n-1. */
+static void score_items(struct app *app, struct intent_buffers *b, int n)
+{
+    const struct model *model = &app->bundle->model;
+    int n_items = model->config.item_end - model->config.item_begin;
+
+    if (n == 0 || n_items <= 0)
+        return;
+
+    double started = monotonic_seconds();
+    struct model_head_outputs heads = {.item_scores = b->items};
+    model_heads(model, b->emit_pooled, n, &heads);
+    for (int r = 0; r < n; r++)
+        b->lse_items[r] = model_logsumexp(b->items + (size_t)r * n_items, n_items);
+    b->model_seconds += monotonic_seconds() - started;
+}
+
+/* Judges every row of an encoded chunk, scores the items of the rows whose
+ * intent goes out and writes those intents. */
+static int emit_chunk(struct app *app, struct intent_buffers *b, const size_t *order, size_t first, int rows)
+{
+    static struct intent_row judged[ENCODE_CHUNK]; /* 33 KB: kept off the stack; one loop thread */
+    size_t d = (size_t)app->bundle->model.config.d_model;
+    int item_rows[ENCODE_CHUNK];
+    int n_emit = 0;
+
+    for (int r = 0; r < rows; r++) {
+        judge_intent(app, &app->touches[order[first + (size_t)r]], b, r, &judged[r]);
+        item_rows[r] = -1;
+        if (judged[r].emit) {
+            memcpy(b->emit_pooled + (size_t)n_emit * d, b->pooled + (size_t)r * d, d * sizeof(float));
+            item_rows[r] = n_emit++;
+        }
+    }
+    score_items(app, b, n_emit);
+    app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, b->model_seconds);
+
+    for (int r = 0; r < rows; r++) {
+        if (item_rows[r] < 0)
+            continue;
+        if (produce_intent(app, &app->touches[order[first + (size_t)r]], b, r, item_rows[r], &judged[r]) != 0)
+            return -1;
     }
     return 0;
 }
@@ -344,8 +422,8 @@ int app_emit_intents(struct app *app)
     for (size_t first = 0; first < n_order && result == 0; first += ENCODE_CHUNK) {
         int rows = (int)(n_order - first < ENCODE_CHUNK ? n_order - first : ENCODE_CHUNK);
         result = encode_chunk(app, b, order, first, rows, seq_len);
-        for (int r = 0; r < rows && result == 0; r++)
-            result = produce_intent(app, &app->touches[order[first + (size_t)r]], b, r);
+        if (result == 0)
+            result = emit_chunk(app, b, order, first, rows);
     }
     free(order);
     return result;
