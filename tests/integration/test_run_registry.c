@@ -5,7 +5,7 @@
  *
  *   1. Registry down from the start: every input partition is paused at its
  *      first record, nothing is dead-lettered, no intent is written and no
- *      offset is committed.
+ *      offset is committed, also after a stop and a new start.
  *   2. Registry started: every record is processed, including ClickEvent
  *      version 1 records that resolve to the version 2 reader, and the
  *      dead-letter topic holds only the bad records (an unknown schema id and
@@ -232,7 +232,10 @@ static void end_offsets(const char *topic, int64_t *out)
     rd_kafka_destroy(rk);
 }
 
-/* Returns the run log's text (malloc'ed), "" before the child created it. */
+/* Name of the log of the intentd run the checks read: DIR/NAME.log. */
+static const char *run_log = "run";
+
+/* Returns the text of log DIR/name.log (malloc'ed), "" before the child created it. */
 static char *read_log(struct harness *h, const char *name)
 {
     char path[512];
@@ -253,7 +256,7 @@ static char *read_log(struct harness *h, const char *name)
 
 static int log_contains(struct harness *h, const char *needle)
 {
-    char *text = read_log(h, "run");
+    char *text = read_log(h, run_log);
     int found = strstr(text, needle) != NULL;
     free(text);
     return found;
@@ -263,12 +266,12 @@ static int log_contains(struct harness *h, const char *needle)
 static void wait_for_log(struct harness *h, pid_t pid, const char *needle, int timeout_s)
 {
     for (int i = 0; i < timeout_s * 10; i++) {
-        harness_assert_running(h, pid, "run");
+        harness_assert_running(h, pid, run_log);
         if (log_contains(h, needle))
             return;
         usleep(100000);
     }
-    fail_msg("the run log %s/run.log has no line with \"%s\" after %d s", h->dir, needle, timeout_s);
+    fail_msg("the run log %s/%s.log has no line with \"%s\" after %d s", h->dir, run_log, needle, timeout_s);
 }
 
 static size_t count_topic(const char *topic)
@@ -382,7 +385,7 @@ static void check_partial_outage(struct harness *h, pid_t pid, struct registry_s
     printf("partial outage: partitions 1 and 2 flowed, partition 0 stopped at offset %lld\n", (long long)before[0]);
 
     assert_int_equal(registry_server_start(server, server->port), 0);
-    harness_wait_caught_up(h, pid, "run", 120);
+    harness_wait_caught_up(h, pid, run_log, 120);
     check_intents_for(h, wave, HARNESS_PARTITIONS * WAVE2_PER_PARTITION);
 }
 
@@ -413,12 +416,19 @@ static void registry_outage_pauses_partitions(void **state)
     produce_bad(&h, &clicks[0]);
     harness_flush(&h);
 
-    pid_t pid = harness_start(&h, NULL, "run");
+    pid_t pid = harness_start(&h, NULL, run_log);
+    check_paused_at_start(&h, pid, port);
+
+    /* A stop during the outage commits nothing past the paused records, and
+     * a new process pauses at the same offsets. */
+    assert_int_equal(harness_stop(pid, 60), 0);
+    run_log = "restart";
+    pid = harness_start(&h, NULL, run_log);
     check_paused_at_start(&h, pid, port);
 
     /* Step 2: the registry comes up. */
     assert_int_equal(registry_server_start(&server, port), 0);
-    harness_wait_caught_up(&h, pid, "run", 240);
+    harness_wait_caught_up(&h, pid, run_log, 240);
     assert_true(log_contains(&h, "schema registry responded, resuming partition"));
     check_dead_letters(&h);
     check_intents_for(&h, clicks, CLICKS);
@@ -430,6 +440,8 @@ static void registry_outage_pauses_partitions(void **state)
 
     check_partial_outage(&h, pid, &server, clicks);
     assert_int_equal(harness_stop(pid, 60), 0);
+    assert_false(log_contains(&h, SECRET));
+    run_log = "run";
     assert_false(log_contains(&h, SECRET));
 
     registry_server_free(&server);

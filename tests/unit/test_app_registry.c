@@ -48,6 +48,7 @@ static int setup(void **state)
     registry_server_add(&f->server, 120, CLICK_STRING_TIME, NULL);
     registry_server_add(&f->server, 121, "\"string\"", NULL);
     registry_server_add(&f->server, 122, "syntax = \"proto3\";", "PROTOBUF");
+    registry_server_add_file(&f->server, 140, SCHEMA_DIR "/consent.avsc");
     if (registry_server_start(&f->server, 0) != 0)
         return -1;
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)f->server.port);
@@ -197,6 +198,29 @@ static void cached_id_sends_no_request(void **state)
     assert_int_equal(registry_server_requests(&f->server), before);
 }
 
+static void consent_record_resolves(void **state)
+{
+    struct fixture *f = *state;
+    struct frame b = frame_start(140);
+    put_string(&b, "u7");
+    put(&b, 1);                 /* marketing_consent true */
+    put(&b, 0);                 /* personalised_opt_out false */
+    put_long(&b, 1511544070000); /* updated_at */
+    rd_kafka_message_t record = record_of(f, &b, "u7");
+    const codec_t *codec = NULL;
+    enum app_dead_letter_reason reason = APP_DLQ_NONE;
+    struct app_decoded_event decoded;
+    char detail[512];
+
+    assert_int_equal(app_registry_admit(f->registry, NULL, &record, &codec, &reason, detail, sizeof detail),
+                     APP_REGISTRY_DECODE);
+    assert_int_equal(app_decode_event(&f->cfg, codec, APP_EVENT_CONSENT, &record, &decoded, detail, sizeof detail),
+                     APP_DLQ_NONE);
+    assert_string_equal(decoded.event.user_id, "u7");
+    assert_int_equal(decoded.event.consent, 1);
+    app_decoded_event_clear(&decoded);
+}
+
 static void unknown_id_dead_lettered(void **state)
 {
     struct fixture *f = *state;
@@ -312,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(older_writer_resolves),
         cmocka_unit_test(cached_id_sends_no_request),
+        cmocka_unit_test(consent_record_resolves),
         cmocka_unit_test(unknown_id_dead_lettered),
         cmocka_unit_test(reader_id_range_rejected),
         cmocka_unit_test(unresolvable_writer_dead_lettered),
