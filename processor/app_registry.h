@@ -12,7 +12,7 @@
  * When the registry is unavailable the record is not bad: its topic-partition
  * is paused at the record, nothing from that partition is processed in this
  * batch, and after the batch commits the partition is rewound to the record.
- * A later call of app_registry_on_idle asks the registry again, after a wait
+ * A later call of app_registry_on_idle requests the schema again, after a wait
  * that doubles from APP_REGISTRY_BACKOFF_MIN_MS to APP_REGISTRY_BACKOFF_MAX_MS,
  * and resumes the partition once the registry responds. Other partitions keep
  * flowing, and committed offsets never pass the paused record.

@@ -146,7 +146,7 @@ static void render_state(struct text *t, const struct metrics_snapshot *s)
     text_printf(t, "intentd_transactions_total{result=\"aborted\"} %lld\n", (long long)s->loop.transactions_aborted);
 }
 
-/* Partitions paused because the schema registry did not answer. */
+/* Partitions paused because the schema registry did not respond. */
 static void render_registry(struct text *t, const struct metrics_snapshot *s)
 {
     if (!s->has_registry)

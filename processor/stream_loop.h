@@ -70,8 +70,8 @@ struct stream_handlers {
      * the consumer configuration sets statistics.interval.ms. */
     void (*on_stats)(void *ctx, const char *json, size_t len);
 
-    /* Optional: called between batches, with no transaction open, at least
-     * every batch_max_wait_ms plus about 20 ms while the loop runs. */
+    /* Optional: called between batches with no transaction open: after each
+     * batch ends, and about every 20 ms while no records arrive. */
     void (*on_idle)(void *ctx);
 };
 
