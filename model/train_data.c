@@ -235,6 +235,22 @@ void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_se
     set_batch(sb, n, T, 0);
 }
 
+int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, float p, uint64_t *rng)
+{
+    int replaced = 0;
+    size_t n = (size_t)sb->batch.B * sb->batch.T;
+
+    if (p <= 0.0f || n_items < 1)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
+            continue;
+        sb->tokens[i] = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
+        replaced++;
+    }
+    return replaced;
+}
+
 void train_shuffle(int *a, int n, uint64_t *rng)
 {
     for (int i = n - 1; i > 0; i--) {

@@ -64,6 +64,13 @@ void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_s
 void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n,
                                enum train_holdout holdout);
 
+/* Replaces each input item (token > 0) of the filled batch, independently
+ * with probability p, by an item drawn uniformly from [1, n_items]; padding
+ * and targets are left alone. This regularises the item embeddings, because
+ * the model cannot rely on any single input item. Returns the number of
+ * replaced tokens. */
+int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, float p, uint64_t *rng);
+
 /* Shuffles a[n] in place with a Fisher-Yates pass driven by the generator. */
 void train_shuffle(int *a, int n, uint64_t *rng);
 

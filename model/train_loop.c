@@ -149,6 +149,8 @@ float train_session_step(struct train_session *s)
     long begin = s->batch_index * size;
     int n = s->n_users - begin < size ? (int)(s->n_users - begin) : size;
     train_seq_batch_fill_train(&s->batch, s->data, s->order + begin, n);
+    /* drawn from the model's generator, which checkpoints save, so a resumed run replaces the same tokens */
+    train_seq_batch_replace_inputs(&s->batch, s->data->n_items, s->config.input_replace, &m->rng);
 
     train_model_zero_grad(m);
     train_model_forward(m, &s->batch.batch, 1);

@@ -48,6 +48,8 @@ struct train_loop_config {
     int pad_left;                /* batch layout, see struct train_seq_batch; also used for validation */
     struct train_eval_config validation; /* max_users 0 evaluates all; full is ignored */
     long max_steps;              /* stop after this many updates in total (0: no limit) */
+    float input_replace;         /* probability of replacing each input item of a training batch
+                                    (train_seq_batch_replace_inputs); 0: off */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */

@@ -24,7 +24,7 @@
 
 struct options {
     int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
-    float dropout, attention_dropout, lr, weight_decay, ema;
+    float dropout, attention_dropout, lr, weight_decay, ema, input_replace;
     int pre_norm, pad_left, decay_embedding;
     enum train_item_loss loss;
     int negatives;
@@ -43,7 +43,7 @@ static double clock_seconds(clockid_t clock)
 static int parse_options(struct options *o, int argc, char **argv)
 {
     *o = (struct options){.epochs = 20, .batch = 64, .max_len = 50, .d_model = 64, .d_ff = 0, .heads = 1, .layers = 2,
-                          .patience = 3, .threads = 2, .dropout = 0.3f, .attention_dropout = 0.0f, .ema = 0.0f, .lr = 3e-3f, .weight_decay = 0.0f,
+                          .patience = 3, .threads = 2, .dropout = 0.3f, .attention_dropout = 0.0f, .ema = 0.0f, .input_replace = 0.0f, .lr = 3e-3f, .weight_decay = 0.0f,
                           .pre_norm = 1, .pad_left = 0, .decay_embedding = 0, .loss = TRAIN_ITEM_LOSS_FULL, .negatives = 0, .seed = 42, .max_steps = 0, .save = NULL};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -58,6 +58,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--d-model") == 0) o->d_model = atoi(value);
         else if (strcmp(name, "--d-ff") == 0) o->d_ff = atoi(value);
         else if (strcmp(name, "--attention-dropout") == 0) o->attention_dropout = (float)atof(value);
+        else if (strcmp(name, "--input-replace") == 0) o->input_replace = (float)atof(value);
         else if (strcmp(name, "--ema") == 0) o->ema = (float)atof(value);
         else if (strcmp(name, "--heads") == 0) o->heads = atoi(value);
         else if (strcmp(name, "--layers") == 0) o->layers = atoi(value);
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
         .validation = {.max_users = 10000, .n_negatives = 100, .seed = o.seed + 1, .full = 0},
         .max_steps = o.max_steps,
         .ema_decay = o.ema,
+        .input_replace = o.input_replace,
         .progress = on_progress,
     };
     if (train_session_init(&session, &model, &data, &lc, &oc, error) != 0) {

@@ -133,6 +133,46 @@ static void batches_shift_targets(void **state)
     train_sequences_free(&s);
 }
 
+/* Replacement touches only input items, draws ids in [1, n_items] and
+ * replaces about the requested fraction. */
+static void replace_inputs_keeps_padding(void **state)
+{
+    (void)state;
+    enum { B = 64, T = 8, N_ITEMS = 1000 };
+    struct train_seq_batch sb;
+    uint64_t rng = 9;
+
+    assert_int_equal(train_seq_batch_alloc(&sb, B, T), 0);
+    for (int i = 0; i < B * T; i++) {
+        int padding = i % T >= 6;
+        sb.tokens[i] = padding ? 0 : 1 + i % 7;
+        sb.targets[i] = padding ? -1 : 2 + i % 7;
+    }
+    sb.batch.B = B;
+    sb.batch.T = T;
+
+    assert_int_equal(train_seq_batch_replace_inputs(&sb, N_ITEMS, 0.0f, &rng), 0);
+    int replaced = train_seq_batch_replace_inputs(&sb, N_ITEMS, 0.25f, &rng);
+    int changed = 0, padding_changed = 0, targets_changed = 0, out_of_range = 0;
+    for (int i = 0; i < B * T; i++) {
+        int padding = i % T >= 6;
+        if (padding)
+            padding_changed += sb.tokens[i] != 0;
+        else
+            changed += sb.tokens[i] != 1 + i % 7;
+        targets_changed += sb.targets[i] != (padding ? -1 : 2 + i % 7);
+        out_of_range += sb.tokens[i] < 0 || sb.tokens[i] > N_ITEMS;
+    }
+    assert_int_equal(padding_changed, 0);
+    assert_int_equal(targets_changed, 0);
+    assert_int_equal(out_of_range, 0);
+    /* 384 input tokens at p = 0.25: 96 expected, standard deviation 8.5 */
+    assert_in_range(replaced, 60, 132);
+    assert_true(changed <= replaced);
+    assert_true(changed >= replaced - 5);
+    train_seq_batch_free(&sb);
+}
+
 static void shuffle_is_seeded_permutation(void **state)
 {
     (void)state;
@@ -170,6 +210,7 @@ int main(void)
         cmocka_unit_test(reads_users_in_order),
         cmocka_unit_test(rejects_bad_lines),
         cmocka_unit_test(batches_shift_targets),
+        cmocka_unit_test(replace_inputs_keeps_padding),
         cmocka_unit_test(shuffle_is_seeded_permutation),
         cmocka_unit_test(reads_games_file),
     };
