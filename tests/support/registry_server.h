@@ -3,9 +3,10 @@
  * Confluent REST API on 127.0.0.1 with libmicrohttpd, from schemas the test
  * adds (for example the .avsc files of schemas/). A test can stop and start
  * it on the same port, make it respond with an error status or late, and read
- * the credentials of the last request.
+ * the credentials of the last request. It can also fail the first request for
+ * each id, so that every new id meets an unavailable registry once.
  *
- * Answers follow the Confluent API: 200 {"schema": "<schema text>"} (plus
+ * Responses follow the Confluent API: 200 {"schema": "<schema text>"} (plus
  * "schemaType" for types other than Avro), and 404
  * {"error_code": 40403, "message": ...} for an unknown id.
  *
@@ -27,12 +28,13 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#define REGISTRY_SERVER_MAX_SCHEMAS 32
+#define REGISTRY_SERVER_MAX_SCHEMAS 128
 
 struct registry_server_schema {
     uint32_t id;
     char *text;
     char *type; /* NULL for Avro */
+    unsigned requests;
 };
 
 struct registry_server {
@@ -43,6 +45,7 @@ struct registry_server {
     size_t n_schemas;
     unsigned status;          /* 0: respond normally; else respond to every request with this status */
     unsigned delay_ms;        /* wait before responding */
+    int fail_first_request;   /* 1: the first request for each id gets HTTP 503 */
     unsigned requests;
     char last_user[128];      /* basic auth of the last request, "" when none */
     char last_password[128];
@@ -133,11 +136,13 @@ static inline enum MHD_Result registry_server_handle(void *cls, struct MHD_Conne
     unsigned status = s->status, delay_ms = s->delay_ms;
     unsigned id = 0;
     int parsed = strcmp(method, "GET") == 0 && sscanf(url, "/schemas/ids/%u", &id) == 1;
-    const struct registry_server_schema *found = NULL;
+    struct registry_server_schema *found = NULL;
     for (size_t i = 0; parsed && i < s->n_schemas; i++) {
         if (s->schemas[i].id == id)
             found = &s->schemas[i];
     }
+    if (found && found->requests++ == 0 && s->fail_first_request)
+        status = 503;
     json_t *body = NULL;
     if (status == 0 && found) {
         body = json_pack("{s:s}", "schema", found->text);
