@@ -47,8 +47,13 @@ static int open_registry(struct app *app, char *error)
     const struct intentd_config *cfg = app->cfg;
     struct schema_registry_options options;
 
-    if (cfg->schemas.source != CONFIG_SCHEMA_REGISTRY || cfg->schemas.format != CONFIG_FORMAT_AVRO)
+    if (cfg->schemas.source != CONFIG_SCHEMA_REGISTRY)
         return 0;
+    if (cfg->schemas.format != CONFIG_FORMAT_AVRO) {
+        log_warn("schemas.source is registry but schemas.format is json; JSON records carry no schema id, so the "
+                 "registry is not used");
+        return 0;
+    }
     schema_registry_options_defaults(&options, cfg->schemas.registry_url, cfg->schemas.registry_auth);
     app->registry = app_registry_new(cfg, &options, error, APP_ERROR_SIZE);
     if (!app->registry)
