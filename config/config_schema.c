@@ -226,7 +226,7 @@ static const struct cfg_field model_fields[] = {
 
 static const struct cfg_field batching_fields[] = {
     NUM("max_events", CFG_INT, batching.max_events, "10000", 1, 100000),
-    NUM("max_wait_ms", CFG_I64, batching.max_wait_ms, "100", 0, 60000),
+    NUM("max_wait_ms", CFG_I64, batching.max_wait_ms, "50", 0, 60000),
 };
 
 static const struct cfg_field state_fields[] = {
