@@ -54,6 +54,15 @@ int stream_pause_seek(struct stream_loop *loop, const char *topic, int32_t parti
     return status;
 }
 
+int64_t stream_pause_log_start(struct stream_loop *loop, const char *topic, int32_t partition)
+{
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(client_of(loop, topic), topic, partition, &low, &high) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    return low;
+}
+
 void stream_pause_fail(struct stream_loop *loop, const char *message)
 {
     stream_loop_set_fatal(loop, "%s", message);

@@ -27,6 +27,10 @@ int stream_pause_partition(struct stream_loop *loop, const char *topic, int32_t 
 int stream_pause_seek(struct stream_loop *loop, const char *topic, int32_t partition, int64_t offset, char *error,
                       size_t error_size);
 
+/* Returns the first offset of topic/partition as last reported to the
+ * consumer by the broker, or -1 when not known yet. Sends no request. */
+int64_t stream_pause_log_start(struct stream_loop *loop, const char *topic, int32_t partition);
+
 /* Stops the loop with message as its fatal error, as the loop does for
  * fencing, because continuing could commit past an unprocessed record. */
 void stream_pause_fail(struct stream_loop *loop, const char *message);
