@@ -221,7 +221,7 @@ static const struct cfg_field schemas_fields[] = {
 static const struct cfg_field model_fields[] = {
     STR("path", model.path, "model/default/intentd-default.safetensors"),
     STR("version", model.version, ""),
-    NUM("encoder_threads", CFG_INT, model.encoder_threads, "1", 1, 256),
+    NUM("encoder_threads", CFG_INT, model.encoder_threads, "2", 1, 256),
 };
 
 static const struct cfg_field batching_fields[] = {

@@ -1,7 +1,9 @@
 /*
  * Intents: the touched users of a batch are encoded together (in chunks of
  * ENCODE_CHUNK sequences), their heads scored, and one UserIntent per user is
- * produced as intents.emit allows.
+ * produced as intents.emit allows. model.encoder_threads chunks are computed
+ * at a time, one per thread. The stream loop's thread then writes the
+ * intents in chunk order, so the output does not depend on the thread count.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "app.h"
 #include "encoder.h"
+#include "intent_pool.h"
 #include "kernels.h"
 #include "log.h"
 #include "tokenizer.h"
@@ -19,12 +22,22 @@
  * ENCODE_CHUNK x items floats. */
 #define ENCODE_CHUNK 64
 #define MAX_TOP_K 32
+#define MAX_ENCODER_THREADS 16 /* model.encoder_threads above this use this many */
 
-/* Scratch of the encoder chunks, kept from batch to batch (the item scores
- * alone are ENCODE_CHUNK x ~12k floats, and a fresh calloc per batch costs page
- * faults and zeroing). Owned by this file; sized for the dimensions below and
- * reallocated when a model swap changes them. Used by the stream loop's
- * thread only, like everything in app.h. */
+/* The verdict of judge_intent on one row of a chunk, kept until the row's intent is written. */
+struct intent_row {
+    int emit;
+    int item_row; /* row of the item scores when emit is set, else -1 */
+    int n_top_categories;
+    codec_scored_id_t top_categories[MAX_TOP_K];
+};
+
+/* Scratch and results of one encoder chunk, one per thread, kept from batch
+ * to batch (the item scores alone are ENCODE_CHUNK x ~12k floats, and a fresh
+ * calloc per batch costs page faults and zeroing). Owned by this file; sized
+ * for the dimensions below and reallocated when a model swap changes them.
+ * A worker thread writes only its own buffers, and the stream loop's thread
+ * reads them after the round. */
 struct intent_buffers {
     int seq_len, n_items, n_categories, n_sentiments, d_model; /* sizes allocated for */
     int *tokens;        /* [chunk, seq_len] */
@@ -37,17 +50,20 @@ struct intent_buffers {
     float *lse_items;   /* [chunk] log of the item softmax normaliser */
     float *lse_categories; /* [chunk] the same for categories */
     float *emit_pooled; /* [chunk, d] pooled rows of the intents that go out, packed */
-    double model_seconds; /* model time of the current chunk, encoder and heads */
+    struct model_arena arena; /* encoder scratch of this thread */
+
+    /* The chunk computed in the current round. */
+    size_t first;         /* its first entry in the batch order */
+    int rows;             /* 0: no chunk this round */
+    int status;           /* 0, or -1 with error set */
+    int n_suppressed;     /* rows whose intent intents.emit holds back */
+    double model_seconds; /* model time of the chunk, encoder and heads */
+    struct intent_row judged[ENCODE_CHUNK];
+    char error[APP_ERROR_SIZE];
 };
 
-/* What judge_intent found for one row of a chunk, kept until its intent is written. */
-struct intent_row {
-    int emit;
-    int n_top_categories;
-    codec_scored_id_t top_categories[MAX_TOP_K];
-};
-
-static struct intent_buffers kept_buffers;
+static struct intent_buffers kept_buffers[MAX_ENCODER_THREADS];
+static struct intent_pool *encoder_pool;
 
 static double wall_seconds(void)
 {
@@ -75,6 +91,7 @@ static void free_buffers(struct intent_buffers *b)
     free(b->lse_items);
     free(b->lse_categories);
     free(b->emit_pooled);
+    model_arena_free(&b->arena);
     memset(b, 0, sizeof *b);
 }
 
@@ -193,7 +210,8 @@ static int top_k_setting(const struct app *app)
 }
 
 /* Scores one encoded row's categories, records the result on the touch and
- * decides under intents.emit whether its intent goes out. */
+ * decides under intents.emit whether its intent goes out. Writes only this
+ * row's touch, so chunks can be judged on different threads. */
 static void judge_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row,
                          struct intent_row *out)
 {
@@ -211,14 +229,12 @@ static void judge_intent(struct app *app, struct app_touch *touch, const struct 
     touch->propensity = propensity;
     touch->top_category = best_category;
     out->emit = should_emit(app, touch->user, touch, propensity, best_category);
-    if (!out->emit)
-        app->counters.intents_suppressed++;
 }
 
 /* Writes the intent of a row judge_intent let through. item_row indexes
  * the item scores, which exist for emitted rows only. */
 static int produce_intent(struct app *app, struct app_touch *touch, const struct intent_buffers *b, int row,
-                          int item_row, struct intent_row *judged)
+                          const struct intent_row *judged)
 {
     const struct model_config *c = &app->bundle->model.config;
     const struct tokenizer *tok = app->bundle->tokenizer;
@@ -227,6 +243,7 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     codec_scored_id_t top_items[MAX_TOP_K];
     int32_t best_item = -1;
 
+    int item_row = judged->item_row;
     int n_top_items = top_known(tok, b->items + (size_t)item_row * n_items, b->lse_items[item_row],
                                 tok->layout.item_bucket_begin - c->item_begin, c->item_begin, top_k_setting(app),
                                 top_items, &best_item);
@@ -247,7 +264,7 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
         .embedding = b->pooled + (size_t)row * c->d_model,
         .embedding_len = (size_t)c->d_model,
         .purchase_propensity = propensity,
-        .top_categories = judged->top_categories,
+        .top_categories = (codec_scored_id_t *)judged->top_categories, /* read only */
         .top_category_count = (size_t)judged->n_top_categories,
         .top_items = top_items,
         .top_item_count = (size_t)n_top_items,
@@ -308,8 +325,8 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
 
     double started = monotonic_seconds();
     char error[MODEL_ERROR_SIZE];
-    if (model_encode(model, &app->arena, b->tokens, b->lengths, rows, seq_len, NULL, b->pooled, error) != 0) {
-        snprintf(app->error, sizeof app->error, "encoding a batch of %d users failed: %s", rows, error);
+    if (model_encode(model, &b->arena, b->tokens, b->lengths, rows, seq_len, NULL, b->pooled, error) != 0) {
+        snprintf(b->error, sizeof b->error, "encoding a batch of %d users failed: %s", rows, error);
         return -1;
     }
     /* Item scores, the largest head, wait until the intents that go out are
@@ -350,33 +367,93 @@ static void score_items(struct app *app, struct intent_buffers *b, int n)
     b->model_seconds += monotonic_seconds() - started;
 }
 
-/* Judges every row of an encoded chunk, scores the items of the rows whose
- * intent goes out and writes those intents. */
-static int emit_chunk(struct app *app, struct intent_buffers *b, const size_t *order, size_t first, int rows)
+/* Judges every row of an encoded chunk and scores the items of the rows
+ * whose intent goes out. */
+static void judge_chunk(struct app *app, struct intent_buffers *b, const size_t *order)
 {
-    static struct intent_row judged[ENCODE_CHUNK]; /* 33 KB: kept off the stack; one loop thread */
     size_t d = (size_t)app->bundle->model.config.d_model;
-    int item_rows[ENCODE_CHUNK];
     int n_emit = 0;
 
-    for (int r = 0; r < rows; r++) {
-        judge_intent(app, &app->touches[order[first + (size_t)r]], b, r, &judged[r]);
-        item_rows[r] = -1;
-        if (judged[r].emit) {
-            memcpy(b->emit_pooled + (size_t)n_emit * d, b->pooled + (size_t)r * d, d * sizeof(float));
-            item_rows[r] = n_emit++;
+    b->n_suppressed = 0;
+    for (int r = 0; r < b->rows; r++) {
+        struct intent_row *row = &b->judged[r];
+        judge_intent(app, &app->touches[order[b->first + (size_t)r]], b, r, row);
+        row->item_row = -1;
+        if (!row->emit) {
+            b->n_suppressed++;
+            continue;
         }
+        memcpy(b->emit_pooled + (size_t)n_emit * d, b->pooled + (size_t)r * d, d * sizeof(float));
+        row->item_row = n_emit++;
     }
     score_items(app, b, n_emit);
-    app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, b->model_seconds);
+}
 
-    for (int r = 0; r < rows; r++) {
-        if (item_rows[r] < 0)
+/* One round of chunks: job j computes the chunk that starts ENCODE_CHUNK * j
+ * entries after first. */
+struct encode_round {
+    struct app *app;
+    const size_t *order;
+    size_t n_order, first;
+    int seq_len;
+};
+
+static void compute_chunk(void *ctx, int job)
+{
+    const struct encode_round *round = ctx;
+    struct intent_buffers *b = &kept_buffers[job];
+    size_t first = round->first + (size_t)job * ENCODE_CHUNK;
+
+    b->rows = 0;
+    if (first >= round->n_order)
+        return;
+    b->first = first;
+    b->rows = (int)(round->n_order - first < ENCODE_CHUNK ? round->n_order - first : ENCODE_CHUNK);
+    b->status = encode_chunk(round->app, b, round->order, first, b->rows, round->seq_len);
+    if (b->status == 0)
+        judge_chunk(round->app, b, round->order);
+}
+
+/* Writes the intents of a computed chunk, on the stream loop's thread. */
+static int write_chunk(struct app *app, const struct intent_buffers *b, const size_t *order)
+{
+    if (b->status != 0) {
+        snprintf(app->error, sizeof app->error, "%s", b->error);
+        return -1;
+    }
+    app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, b->model_seconds);
+    app->counters.intents_suppressed += (uint64_t)b->n_suppressed;
+
+    for (int r = 0; r < b->rows; r++) {
+        if (!b->judged[r].emit)
             continue;
-        if (produce_intent(app, &app->touches[order[first + (size_t)r]], b, r, item_rows[r], &judged[r]) != 0)
+        if (produce_intent(app, &app->touches[order[b->first + (size_t)r]], b, r, &b->judged[r]) != 0)
             return -1;
     }
     return 0;
+}
+
+/* Makes the pool and the buffers of `threads` threads ready. Returns the
+ * thread count to use (1 when the pool cannot start), or 0 when out of memory. */
+static int prepare_threads(struct app *app, int threads, int seq_len)
+{
+    const struct model_config *c = &app->bundle->model.config;
+
+    if (threads > MAX_ENCODER_THREADS)
+        threads = MAX_ENCODER_THREADS;
+    if (threads > 1 && (!encoder_pool || intent_pool_threads(encoder_pool) != threads)) {
+        intent_pool_free(encoder_pool);
+        encoder_pool = intent_pool_create(threads);
+        if (!encoder_pool)
+            log_warn("starting %d encoder threads failed, so this batch is encoded on one thread; lower model.encoder_threads if it repeats", threads);
+    }
+    if (threads > 1 && !encoder_pool)
+        threads = 1;
+
+    for (int t = 0; t < threads; t++)
+        if (alloc_buffers(&kept_buffers[t], c, seq_len) != 0)
+            return 0;
+    return threads;
 }
 
 /* Orders touched users by sequence length so each chunk pads little. */
@@ -397,8 +474,8 @@ int app_emit_intents(struct app *app)
     if (seq_len > c->max_len)
         seq_len = c->max_len;
 
-    struct intent_buffers *b = &kept_buffers;
-    if (alloc_buffers(b, c, seq_len) != 0) {
+    int threads = prepare_threads(app, app->cfg->model.encoder_threads, seq_len);
+    if (threads == 0) {
         snprintf(app->error, sizeof app->error, "out of memory allocating intent buffers");
         return -1;
     }
@@ -419,11 +496,18 @@ int app_emit_intents(struct app *app)
     qsort_r(order, n_order, sizeof *order, by_length, app);
 
     int result = 0;
-    for (size_t first = 0; first < n_order && result == 0; first += ENCODE_CHUNK) {
-        int rows = (int)(n_order - first < ENCODE_CHUNK ? n_order - first : ENCODE_CHUNK);
-        result = encode_chunk(app, b, order, first, rows, seq_len);
-        if (result == 0)
-            result = emit_chunk(app, b, order, first, rows);
+    struct encode_round round = {.app = app, .order = order, .n_order = n_order, .seq_len = seq_len};
+    size_t step = (size_t)threads * ENCODE_CHUNK;
+    for (round.first = 0; round.first < n_order && result == 0; round.first += step) {
+        size_t left = n_order - round.first;
+        int jobs = left >= step ? threads : (int)((left + ENCODE_CHUNK - 1) / ENCODE_CHUNK);
+
+        if (threads > 1)
+            intent_pool_run(encoder_pool, jobs, compute_chunk, &round);
+        else
+            compute_chunk(&round, 0);
+        for (int j = 0; j < jobs && result == 0; j++)
+            result = write_chunk(app, &kept_buffers[j], order);
     }
     free(order);
     return result;

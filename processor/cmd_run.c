@@ -377,9 +377,10 @@ static int run(const struct intentd_config *cfg, const struct run_options *optio
     char error[APP_ERROR_SIZE];
     const char *model_path = options->model_path ? options->model_path : cfg->model.path;
 
-    /* Small per-batch matrices run faster on one OpenBLAS thread than on two
-     * spinning ones, and the Kafka client threads need the other core. */
-    model_blas_set_threads(cfg->model.encoder_threads > 0 ? cfg->model.encoder_threads : 1);
+    /* model.encoder_threads parallelises whole chunks of users, each on one
+     * OpenBLAS thread: the per-chunk matrices run slower on two spinning
+     * OpenBLAS threads than on one. */
+    model_blas_set_threads(1);
 
     /* Heap-allocated because a reload frees it and swaps in another. */
     struct model_bundle *bundle = calloc(1, sizeof *bundle);
