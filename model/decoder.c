@@ -223,10 +223,14 @@ int model_decoder_step(const struct model *m, struct model_decoder_state *s, con
         };
         model_layer_decoder(m, l, s->x, &lb, &ws);
     }
+    int rows = s->logit_rows > 0 && s->logit_rows < s->rows ? s->logit_rows : s->rows;
+    size_t vocab = (size_t)c->vocab_size;
     if (s->logit_end > s->logit_begin)
-        decoder_logits_range(m, s->x, s->rows, s->logit_begin, s->logit_end, s->logit_extra, logits);
+        decoder_logits_range(m, s->x, rows, s->logit_begin, s->logit_end, s->logit_extra, logits);
     else
-        model_decoder_logits(m, s->x, s->rows, logits);
+        model_decoder_logits(m, s->x, rows, logits);
+    for (size_t i = (size_t)rows * vocab; i < (size_t)s->rows * vocab; i++)
+        logits[i] = -INFINITY;
     s->length++;
     return 0;
 }

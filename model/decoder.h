@@ -41,11 +41,15 @@ struct model_decoder_state {
     float *x;        /* [rows, d] residual stream of the current step */
     int *mem_lengths; /* [rows], all mem_len */
     struct model_arena arena; /* step workspace */
-    /* When logit_end > logit_begin, a step computes the logits of tokens
-     * [logit_begin, logit_end) and of logit_extra (if >= 0) only and sets the
-     * others to -INFINITY: generation that may emit only those tokens skips
-     * most of the output projection. 0, 0, -1 after init (every token). */
+    /* Token range of the logits. When logit_end > logit_begin, a step
+     * computes tokens [logit_begin, logit_end) and logit_extra (if >= 0) and
+     * sets the others to -INFINITY, so generation limited to those tokens
+     * skips most of the output projection. Init sets 0, 0, -1 (every token). */
     int logit_begin, logit_end, logit_extra;
+    /* Rows that need logits. When > 0, a step computes rows 0 .. logit_rows-1
+     * and sets the other rows to -INFINITY, because beam search ignores dead
+     * beams (at the first step every beam but one is dead). */
+    int logit_rows;
 };
 
 /* Allocates the state and projects memory[mem_len, d] to cross-attention keys

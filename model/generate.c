@@ -283,6 +283,15 @@ static int all_finished(const struct beams *b)
     return 1;
 }
 
+/* Rows 0 .. n-1 hold every live beam (score above -inf). */
+static int live_prefix(const struct beams *b)
+{
+    int n = b->width;
+    while (n > 1 && !(b->scores[n - 1] > -INFINITY))
+        n--;
+    return n;
+}
+
 static int generate_beam(struct logit_source *src, const struct model_generate_options *o, int *tokens,
                          int *n_tokens, float *score, float *logits, char *error)
 {
@@ -295,6 +304,10 @@ static int generate_beam(struct logit_source *src, const struct model_generate_o
         return -1;
     }
     for (int step = 0; step < o->max_tokens && !all_finished(&b); step++, len++) {
+        /* Beams stay sorted best first with the dead ones last, so only a
+         * prefix of the rows needs logits. */
+        if (src->use_cache)
+            src->state.logit_rows = live_prefix(&b);
         if (source_next(src, b.seqs, len, logits, error) != 0) {
             beams_free(&b);
             return -1;

@@ -103,6 +103,28 @@ static void restricted_step_matches_full_step(void **state)
     model_decoder_state_free(&part);
 }
 
+/* With logit_rows set, the leading rows match a full step and the others are -inf. */
+static void step_logits_for_live_rows_only(void **state)
+{
+    struct fixture *f = *state;
+    char error[MODEL_ERROR_SIZE];
+    struct model_decoder_state full, part;
+    int tokens[3] = {2, 17, 40};
+    float a[3 * VOCAB], b[3 * VOCAB];
+
+    assert_int_equal(model_decoder_state_init(&f->model, &full, 3, 2, f->memory, SRC, error), 0);
+    assert_int_equal(model_decoder_state_init(&f->model, &part, 3, 2, f->memory, SRC, error), 0);
+    part.logit_rows = 2;
+    assert_int_equal(model_decoder_step(&f->model, &full, tokens, a, error), 0);
+    assert_int_equal(model_decoder_step(&f->model, &part, tokens, b, error), 0);
+
+    assert_true(test_max_diff(a, b, 2 * VOCAB) < 1e-6);
+    for (int v = 0; v < VOCAB; v++)
+        assert_true(isinf(b[2 * VOCAB + v]) && b[2 * VOCAB + v] < 0);
+    model_decoder_state_free(&full);
+    model_decoder_state_free(&part);
+}
+
 static void compare_cached_and_recompute(struct fixture *f, struct model_generate_options *o)
 {
     int cached[MAX_TOKENS], recomputed[MAX_TOKENS];
@@ -275,6 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(step_logits_equal_full_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(restricted_step_matches_full_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(step_logits_for_live_rows_only, setup, teardown),
         cmocka_unit_test_setup_teardown(greedy_cached_equals_recompute, setup, teardown),
         cmocka_unit_test_setup_teardown(beam_cached_equals_recompute, setup, teardown),
         cmocka_unit_test_setup_teardown(beam_width_one_is_greedy, setup, teardown),
