@@ -92,6 +92,39 @@ static inline void harness_conf_set(rd_kafka_conf_t *conf, const char *name, con
         fail_msg("%s=%s: %s", name, value, errstr);
 }
 
+/* Creates topics names[count] with partitions[count] partitions, replication 1. */
+static inline void harness_create_topics(const char **names, const int *partitions, int count)
+{
+    char errstr[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, harness_conf(), errstr, sizeof errstr);
+    assert_non_null(rk);
+
+    rd_kafka_NewTopic_t *topics[8];
+    for (int i = 0; i < count; i++)
+        topics[i] = rd_kafka_NewTopic_new(names[i], partitions[i], 1, errstr, sizeof errstr);
+
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, topics, (size_t)count, NULL, queue);
+    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, 30000);
+    assert_non_null(event);
+    assert_int_equal(rd_kafka_event_error(event), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    size_t n = 0;
+    const rd_kafka_topic_result_t **results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rd_kafka_topic_result_error(results[i]))
+            fail_msg("creating topic %s failed: %s", rd_kafka_topic_result_name(results[i]),
+                     rd_kafka_topic_result_error_string(results[i]));
+    }
+
+    rd_kafka_event_destroy(event);
+    rd_kafka_queue_destroy(queue);
+    for (int i = 0; i < count; i++)
+        rd_kafka_NewTopic_destroy(topics[i]);
+    rd_kafka_destroy(rk);
+}
+
 /* Runs a command line through /bin/sh; returns its exit status. */
 static inline int harness_system(const char *fmt, ...)
 {

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
+#include "harness.h"
+
 #include "stream_loop.h"
 
 #define PARTITIONS 4
@@ -24,66 +26,12 @@
 #define COMPANION_RECORDS 1000
 #define USERS 100
 
-static const char *bootstrap(void)
-{
-    const char *servers = getenv("INTENTD_TEST_BOOTSTRAP");
-    if (!servers || !*servers)
-        fail_msg("INTENTD_TEST_BOOTSTRAP is not set: this test needs the broker that tests/run starts");
-    return servers;
-}
-
-static rd_kafka_conf_t *base_conf(void)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap(), errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
-    return conf;
-}
-
-static void set(rd_kafka_conf_t *conf, const char *name, const char *value)
-{
-    char errstr[256];
-    assert_int_equal(rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr), RD_KAFKA_CONF_OK);
-}
-
-static void create_topics(const char **names, const int *partitions, int count)
-{
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, base_conf(), errstr, sizeof errstr);
-    assert_non_null(rk);
-
-    rd_kafka_NewTopic_t *topics[8];
-    for (int i = 0; i < count; i++)
-        topics[i] = rd_kafka_NewTopic_new(names[i], partitions[i], 1, errstr, sizeof errstr);
-
-    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, topics, (size_t)count, NULL, queue);
-    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, 30000);
-    assert_non_null(event);
-    assert_int_equal(rd_kafka_event_error(event), RD_KAFKA_RESP_ERR_NO_ERROR);
-
-    size_t n = 0;
-    const rd_kafka_topic_result_t **results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
-    for (size_t i = 0; i < n; i++) {
-        if (rd_kafka_topic_result_error(results[i]))
-            fail_msg("creating topic %s failed: %s", rd_kafka_topic_result_name(results[i]),
-                     rd_kafka_topic_result_error_string(results[i]));
-    }
-
-    rd_kafka_event_destroy(event);
-    rd_kafka_queue_destroy(queue);
-    for (int i = 0; i < count; i++)
-        rd_kafka_NewTopic_destroy(topics[i]);
-    rd_kafka_destroy(rk);
-}
 
 static void produce_inputs(const char *topic, int count, char prefix)
 {
     char errstr[256];
-    rd_kafka_conf_t *conf = base_conf();
-    set(conf, "enable.idempotence", "true");
+    rd_kafka_conf_t *conf = harness_conf();
+    harness_conf_set(conf, "enable.idempotence", "true");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     assert_non_null(rk);
 
@@ -199,10 +147,10 @@ static void run_job(struct copy_job *job, const char *group, const char *txn_id,
                     const char *companion)
 {
     char error[STREAM_ERROR_SIZE];
-    rd_kafka_conf_t *consumer = base_conf();
-    set(consumer, "group.id", group);
-    rd_kafka_conf_t *producer = base_conf();
-    set(producer, "transactional.id", txn_id);
+    rd_kafka_conf_t *consumer = harness_conf();
+    harness_conf_set(consumer, "group.id", group);
+    rd_kafka_conf_t *producer = harness_conf();
+    harness_conf_set(producer, "transactional.id", txn_id);
 
     struct stream_loop_options options = {
         .driver_topic = driver,
@@ -237,10 +185,10 @@ static void run_job(struct copy_job *job, const char *group, const char *txn_id,
 static int read_output(const char *topic, int *driver_seen, int *companion_seen)
 {
     char errstr[256];
-    rd_kafka_conf_t *conf = base_conf();
-    set(conf, "group.id", "verify");
-    set(conf, "isolation.level", "read_committed");
-    set(conf, "enable.partition.eof", "true");
+    rd_kafka_conf_t *conf = harness_conf();
+    harness_conf_set(conf, "group.id", "verify");
+    harness_conf_set(conf, "isolation.level", "read_committed");
+    harness_conf_set(conf, "enable.partition.eof", "true");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     assert_non_null(rk);
     rd_kafka_poll_set_consumer(rk);
@@ -290,7 +238,7 @@ static void loop_exactly_once_with_aborts(void **state)
 
     const char *names[] = {driver, companion, output, changelog};
     const int partitions[] = {PARTITIONS, PARTITIONS, 1, PARTITIONS};
-    create_topics(names, partitions, 4);
+    harness_create_topics(names, partitions, 4);
     produce_inputs(driver, DRIVER_RECORDS, 'd');
     produce_inputs(companion, COMPANION_RECORDS, 'c');
 
