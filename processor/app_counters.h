@@ -33,6 +33,8 @@ struct app_counters {
     uint64_t dead_letters[APP_DLQ_REASON_COUNT];
     uint64_t intents;
     uint64_t intents_suppressed;  /* not emitted because of intents.emit */
+    uint64_t kv_cache_hits;       /* users encoded incrementally from their key/value cache */
+    uint64_t kv_cache_builds;     /* key/value caches built for returning users */
     uint64_t offers[APP_MAX_RULES][OFFER_OUTCOME_COUNT];
     uint64_t changelog_records;
     uint64_t changelog_tombstones;

@@ -13,7 +13,9 @@
 
 #include "app.h"
 #include "encoder.h"
+#include "intent_cache.h"
 #include "intent_pool.h"
+#include "kv_cache.h"
 #include "kernels.h"
 #include "log.h"
 #include "tokenizer.h"
@@ -60,10 +62,20 @@ struct intent_buffers {
     double model_seconds; /* model time of the chunk, encoder and heads */
     struct intent_row judged[ENCODE_CHUNK];
     char error[APP_ERROR_SIZE];
+
+    /* Key/value caches. kv[r] is row r's cache from the table (or NULL).
+     * want_cache[r] requests a new one, which the thread leaves in made[r]
+     * for the stream loop's thread to store. */
+    struct model_kv_cache *kv[ENCODE_CHUNK];
+    struct model_kv_cache *made[ENCODE_CHUNK];
+    unsigned char want_cache[ENCODE_CHUNK];
+    int cold[ENCODE_CHUNK]; /* rows encoded without a cache, in one batched call */
 };
 
 static struct intent_buffers kept_buffers[MAX_ENCODER_THREADS];
 static struct intent_pool *encoder_pool;
+static struct intent_cache *kv_table;          /* NULL until first used */
+static const struct model_bundle *kv_bundle; /* the model kv_table's caches belong to */
 
 static double wall_seconds(void)
 {
@@ -298,6 +310,62 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     return 0;
 }
 
+/* Encodes row r through its key/value cache: the new tokens only when the
+ * cache contains a prefix of the row's window, else a rebuild of the window. */
+static int encode_cached(const struct model *model, struct intent_buffers *b, int r, int seq_len)
+{
+    const int *window = b->tokens + (size_t)r * (size_t)seq_len;
+    int n = b->lengths[r];
+    float *pooled = b->pooled + (size_t)r * (size_t)model->config.d_model;
+    char error[MODEL_ERROR_SIZE];
+    struct model_kv_cache *kv = b->kv[r];
+
+    if (!kv) {
+        kv = model_kv_cache_create(model, error);
+        if (!kv) {
+            snprintf(b->error, sizeof b->error, "creating a key/value cache failed: %s", error);
+            return -1;
+        }
+        b->made[r] = kv;
+    }
+
+    int prefix = kv->length > 0 && kv->length <= n &&
+                 memcmp(kv->tokens, window, (size_t)kv->length * sizeof(int)) == 0;
+    int rc = 0;
+    if (!prefix)
+        rc = model_kv_cache_rebuild(model, kv, &b->arena, window, n, pooled, error);
+    else if (kv->length < n)
+        rc = model_kv_cache_append(model, kv, &b->arena, window + kv->length, n - kv->length, pooled, error);
+    else /* the same window again, after an aborted batch was replayed */
+        memcpy(pooled, kv->pooled, (size_t)model->config.d_model * sizeof(float));
+    if (rc != 0)
+        snprintf(b->error, sizeof b->error, "encoding a user through its key/value cache failed: %s", error);
+    return rc;
+}
+
+/* Encodes the rows listed in b->cold in one batched call. Their token rows
+ * move down to the front of b->tokens; rows with a cache are done by then. */
+static int encode_cold(const struct model *model, struct intent_buffers *b, int n_cold, int seq_len)
+{
+    size_t d = (size_t)model->config.d_model;
+    char error[MODEL_ERROR_SIZE];
+
+    for (int i = 0; i < n_cold; i++) {
+        int from = b->cold[i]; /* >= i, so no row still to move is overwritten */
+        if (from != i)
+            memmove(b->tokens + (size_t)i * (size_t)seq_len, b->tokens + (size_t)from * (size_t)seq_len,
+                    (size_t)seq_len * sizeof(int));
+        b->lengths[i] = b->lengths[from];
+    }
+    if (model_encode(model, &b->arena, b->tokens, b->lengths, n_cold, seq_len, NULL, b->emit_pooled, error) != 0) {
+        snprintf(b->error, sizeof b->error, "encoding a batch of %d users failed: %s", n_cold, error);
+        return -1;
+    }
+    for (int i = 0; i < n_cold; i++)
+        memcpy(b->pooled + (size_t)b->cold[i] * d, b->emit_pooled + (size_t)i * d, d * sizeof(float));
+    return 0;
+}
+
 /* Fills one chunk's token rows and runs the encoder and heads. rows index
  * app->touches through order[first ..]; the chunk is as long as its longest
  * sequence, so short histories are not padded to max_len. */
@@ -324,11 +392,16 @@ static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
     }
 
     double started = monotonic_seconds();
-    char error[MODEL_ERROR_SIZE];
-    if (model_encode(model, &b->arena, b->tokens, b->lengths, rows, seq_len, NULL, b->pooled, error) != 0) {
-        snprintf(b->error, sizeof b->error, "encoding a batch of %d users failed: %s", rows, error);
-        return -1;
+    int n_cold = 0;
+    for (int r = 0; r < rows; r++) {
+        if (!b->kv[r] && !b->want_cache[r])
+            b->cold[n_cold++] = r;
+        else if (encode_cached(model, b, r, seq_len) != 0)
+            return -1;
     }
+    if (n_cold > 0 && encode_cold(model, b, n_cold, seq_len) != 0)
+        return -1;
+
     /* Item scores, the largest head, wait until the intents that go out are
      * known: score_items computes them for those rows only. */
     struct model_head_outputs heads = {
@@ -423,6 +496,8 @@ static int write_chunk(struct app *app, const struct intent_buffers *b, const si
     }
     app_histogram_observe(&app->counters.model_seconds, app_latency_bounds, b->model_seconds);
     app->counters.intents_suppressed += (uint64_t)b->n_suppressed;
+    for (int r = 0; r < b->rows; r++)
+        app->counters.kv_cache_hits += b->kv[r] != NULL;
 
     for (int r = 0; r < b->rows; r++) {
         if (!b->judged[r].emit)
@@ -431,6 +506,67 @@ static int write_chunk(struct app *app, const struct intent_buffers *b, const si
             return -1;
     }
     return 0;
+}
+
+/* Makes kv_table ready for the current model: created on first use with
+ * state.kv_cache_budget_mb, emptied when the model changed. Returns NULL when
+ * the model is not causal (its states change with every token) or memory
+ * runs out, and the users are then encoded without caches. */
+static struct intent_cache *cache_table(struct app *app)
+{
+    if (app->bundle->model.config.encoder_mode != MODEL_ENCODER_CAUSAL)
+        return NULL;
+    if (!kv_table)
+        kv_table = intent_cache_create((size_t)app->cfg->state.kv_cache_budget_mb << 20);
+    if (kv_table && kv_bundle != app->bundle) {
+        intent_cache_clear(kv_table);
+        kv_bundle = app->bundle;
+    }
+    return kv_table;
+}
+
+/* Looks up the caches of the rows the jobs of one round will encode. A user
+ * whose window is full gets none: the next token slides the window, which
+ * needs a full encode anyway. A cache is built (one unbatched encode) only
+ * for a returning user with a quarter of a window or more, who is likely to
+ * come back again: most users of a clickstream have one or two events. */
+static void attach_caches(struct app *app, struct intent_cache *table, const size_t *order, size_t n_order,
+                          size_t first, int jobs, int seq_len)
+{
+    int capacity = app->bundle->model.config.max_len < seq_len ? app->bundle->model.config.max_len : seq_len;
+
+    for (int j = 0; j < jobs; j++) {
+        struct intent_buffers *b = &kept_buffers[j];
+        size_t begin = first + (size_t)j * ENCODE_CHUNK;
+        for (int r = 0; r < ENCODE_CHUNK; r++) {
+            b->kv[r] = NULL;
+            b->made[r] = NULL;
+            b->want_cache[r] = 0;
+            if (!table || begin + (size_t)r >= n_order)
+                continue;
+            const struct state_user *user = app->touches[order[begin + (size_t)r]].user;
+            if ((int)user->token_count >= capacity)
+                continue;
+            b->kv[r] = intent_cache_get(table, user->id, user->id_len);
+            b->want_cache[r] = !b->kv[r] && user->last_intent_ms != 0 && (int)user->token_count >= capacity / 4;
+        }
+    }
+}
+
+/* Stores the caches the jobs of a round created. */
+static void keep_caches(struct app *app, struct intent_cache *table, const size_t *order, int jobs)
+{
+    for (int j = 0; j < jobs; j++) {
+        struct intent_buffers *b = &kept_buffers[j];
+        for (int r = 0; r < b->rows; r++) {
+            if (!b->made[r])
+                continue;
+            const struct state_user *user = app->touches[order[b->first + (size_t)r]].user;
+            intent_cache_put(table, user->id, user->id_len, b->made[r]); /* frees it when out of memory */
+            b->made[r] = NULL;
+            app->counters.kv_cache_builds++;
+        }
+    }
 }
 
 /* Makes the pool and the buffers of `threads` threads ready. Returns the
@@ -495,6 +631,7 @@ int app_emit_intents(struct app *app)
     }
     qsort_r(order, n_order, sizeof *order, by_length, app);
 
+    struct intent_cache *table = cache_table(app);
     int result = 0;
     struct encode_round round = {.app = app, .order = order, .n_order = n_order, .seq_len = seq_len};
     size_t step = (size_t)threads * ENCODE_CHUNK;
@@ -502,10 +639,13 @@ int app_emit_intents(struct app *app)
         size_t left = n_order - round.first;
         int jobs = left >= step ? threads : (int)((left + ENCODE_CHUNK - 1) / ENCODE_CHUNK);
 
+        attach_caches(app, table, order, n_order, round.first, jobs, seq_len);
         if (threads > 1)
             intent_pool_run(encoder_pool, jobs, compute_chunk, &round);
         else
             compute_chunk(&round, 0);
+        if (table)
+            keep_caches(app, table, order, jobs);
         for (int j = 0; j < jobs && result == 0; j++)
             result = write_chunk(app, &kept_buffers[j], order);
     }

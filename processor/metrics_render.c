@@ -104,6 +104,11 @@ static void render_outputs(struct text *t, const struct metrics_snapshot *s)
     text_printf(t, "intentd_intents_written_total %llu\n", (unsigned long long)s->counters.intents);
     family(t, "intentd_intents_suppressed_total", "counter", "Intents computed but not produced because of intents.emit.");
     text_printf(t, "intentd_intents_suppressed_total %llu\n", (unsigned long long)s->counters.intents_suppressed);
+    family(t, "intentd_kv_cache_hits_total", "counter",
+           "Users encoded incrementally from their key/value cache (a stale cache is rebuilt and counted too).");
+    text_printf(t, "intentd_kv_cache_hits_total %llu\n", (unsigned long long)s->counters.kv_cache_hits);
+    family(t, "intentd_kv_cache_builds_total", "counter", "Key/value caches built for returning users.");
+    text_printf(t, "intentd_kv_cache_builds_total %llu\n", (unsigned long long)s->counters.kv_cache_builds);
     family(t, "intentd_offers_total", "counter", "Offer decisions by trigger rule and outcome.");
     for (int r = 0; r < s->n_rules && r < APP_MAX_RULES; r++) {
         metrics_escape_label(s->rule_names[r], label, sizeof label);

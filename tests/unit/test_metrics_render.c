@@ -108,6 +108,8 @@ static void test_counters_appear_with_labels(void **state)
     s->counters.dead_letters[APP_DLQ_MALFORMED_BODY] = 2;
     s->counters.intents = 11;
     s->counters.intents_suppressed = 4;
+    s->counters.kv_cache_hits = 13;
+    s->counters.kv_cache_builds = 8;
     s->counters.offers[0][OFFER_COOLDOWN] = 5;
     s->loop.transactions_committed = 9;
     s->loop.transactions_aborted = 1;
@@ -125,6 +127,8 @@ static void test_counters_appear_with_labels(void **state)
     assert_true(sample(text, "intentd_dead_letters_total{reason=\"empty_value\"}") == 0);
     assert_true(sample(text, "intentd_intents_written_total") == 11);
     assert_true(sample(text, "intentd_intents_suppressed_total") == 4);
+    assert_true(sample(text, "intentd_kv_cache_hits_total") == 13);
+    assert_true(sample(text, "intentd_kv_cache_builds_total") == 8);
     assert_true(sample(text, "intentd_offers_total{rule=\"cart_abandon\",outcome=\"cooldown\"}") == 5);
     assert_true(sample(text, "intentd_offers_total{rule=\"cart_abandon\",outcome=\"fired\"}") == 0);
     assert_true(sample(text, "intentd_transactions_total{result=\"committed\"}") == 9);
