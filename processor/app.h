@@ -68,6 +68,7 @@ struct app {
     codec_t *codec;
     struct app_registry *registry; /* schemas.source registry with Avro input, else NULL */
     struct model_bundle *bundle;   /* current model; swapped only between batches */
+    unsigned model_generation;     /* incremented by every swap of bundle */
     struct model_arena arena;
     struct state_store *store;
     struct offer_policy *policy;

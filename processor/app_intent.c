@@ -75,7 +75,7 @@ struct intent_buffers {
 static struct intent_buffers kept_buffers[MAX_ENCODER_THREADS];
 static struct intent_pool *encoder_pool;
 static struct intent_cache *kv_table;          /* NULL until first used */
-static const struct model_bundle *kv_bundle; /* the model kv_table's caches belong to */
+static unsigned kv_generation;                /* app->model_generation the caches belong to */
 
 static double wall_seconds(void)
 {
@@ -518,9 +518,9 @@ static struct intent_cache *cache_table(struct app *app)
         return NULL;
     if (!kv_table)
         kv_table = intent_cache_create((size_t)app->cfg->state.kv_cache_budget_mb << 20);
-    if (kv_table && kv_bundle != app->bundle) {
+    if (kv_table && kv_generation != app->model_generation) {
         intent_cache_clear(kv_table);
-        kv_bundle = app->bundle;
+        kv_generation = app->model_generation;
     }
     return kv_table;
 }

@@ -104,6 +104,7 @@ enum reload_status reload_model_poll(struct reload_watch *watch, struct app *app
 
     struct model_bundle *old = app->bundle;
     app->bundle = next;
+    app->model_generation++;
     log_info("model reloaded path=%s old_version=%s version=%s", watch->path, old->version, next->version);
     model_bundle_free(old);
     free(old);
