@@ -359,6 +359,14 @@ static int run_loop(const struct intentd_config *cfg, const struct run_options *
         log_error("%s", error);
         return 1;
     }
+    const char *const outputs[] = {cfg->topics.intents, cfg->topics.offers, cfg->topics.changelog,
+                                   cfg->topics.dead_letter};
+    if (stream_loop_warm_topics(app->loop, outputs, 4, error) != 0) {
+        log_error("%s", error);
+        stream_loop_destroy(app->loop);
+        app->loop = NULL;
+        return 1;
+    }
     ops_publish(ops, 1);
     status = stream_loop_run(app->loop, &stop_requested, error) == 0 ? 0 : 1;
     ops_publish(ops, 0); /* readiness drops before the group is left */

@@ -300,6 +300,29 @@ static void run_batch(struct stream_loop *loop, volatile sig_atomic_t *stop)
     }
 }
 
+int stream_loop_warm_topics(struct stream_loop *loop, const char *const *topics, int n, char *error)
+{
+    for (int i = 0; i < n; i++) {
+        if (!topics[i] || !topics[i][0])
+            continue;
+        rd_kafka_topic_t *topic = rd_kafka_topic_new(loop->producer, topics[i], NULL);
+        const struct rd_kafka_metadata *metadata = NULL;
+        rd_kafka_resp_err_t err =
+            topic ? rd_kafka_metadata(loop->producer, 0, topic, &metadata, 10000) : rd_kafka_last_error();
+        if (metadata)
+            rd_kafka_metadata_destroy(metadata);
+        if (topic)
+            rd_kafka_topic_destroy(topic);
+        if (err) {
+            snprintf(error, STREAM_ERROR_SIZE, "reading the metadata of output topic %s failed: %s; check that the "
+                     "broker is reachable and the topic exists ('intentd topics create')", topics[i],
+                     rd_kafka_err2str(err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int stream_loop_run(struct stream_loop *loop, volatile sig_atomic_t *stop, char *error)
 {
     log_info("stream loop started driver=%s changelog=%s batch_max_events=%d batch_max_wait_ms=%d",

@@ -323,8 +323,12 @@ static void drain_intents(rd_kafka_t *rk, codec_t *codec, int wait_ms, int64_t s
         codec_error_t err;
         if (!m->err && m->payload &&
             codec_decode_intent(codec, m->payload, m->len, &intent, &err) == CODEC_OK) {
-            if (intent.updated_at_ms >= since_ms && *n < cap)
+            if (intent.updated_at_ms >= since_ms && *n < cap) {
                 lat[(*n)++] = (double)(received - intent.updated_at_ms);
+                if (getenv("E2E_TRACE")) /* one line per intent: event time, latency */
+                    fprintf(stderr, "trace %lld %lld\n", (long long)intent.updated_at_ms,
+                            (long long)(received - intent.updated_at_ms));
+            }
             codec_intent_clear(&intent);
         }
         rd_kafka_message_destroy(m);
