@@ -3,8 +3,8 @@
  * prediction) on the Amazon Games sequences and evaluates HR@10 and NDCG@10
  * with the SASRec protocol. By default the item loss is a softmax over the
  * target and 256 uniformly drawn negatives per batch (--loss full: over all
- * items), with dropout 0.5, attention dropout 0.3 and a quarter of the input
- * items replaced by random items during training.
+ * items). Training uses dropout 0.5 and attention dropout 0.3, and replaces
+ * a quarter of the input items by random items.
  *
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
