@@ -12,65 +12,12 @@
 #include <time.h>
 
 #include "app.h"
-#include "encoder.h"
 #include "intent_cache.h"
+#include "intent_chunk.h"
 #include "intent_pool.h"
-#include "kv_cache.h"
 #include "kernels.h"
 #include "log.h"
 #include "tokenizer.h"
-
-/* Sequences per model call. Bounds the item-score buffer at
- * ENCODE_CHUNK x items floats. */
-#define ENCODE_CHUNK 64
-#define MAX_TOP_K 32
-#define MAX_ENCODER_THREADS 16 /* model.encoder_threads above this use this many */
-
-/* The verdict of judge_intent on one row of a chunk, kept until the row's intent is written. */
-struct intent_row {
-    int emit;
-    int item_row; /* row of the item scores when emit is set, else -1 */
-    int n_top_categories;
-    codec_scored_id_t top_categories[MAX_TOP_K];
-};
-
-/* Scratch and results of one encoder chunk, one per thread, kept from batch
- * to batch (the item scores alone are ENCODE_CHUNK x ~12k floats, and a fresh
- * calloc per batch costs page faults and zeroing). Owned by this file; sized
- * for the dimensions below and reallocated when a model swap changes them.
- * A worker thread writes only its own buffers, and the stream loop's thread
- * reads them after the round. */
-struct intent_buffers {
-    int seq_len, n_items, n_categories, n_sentiments, d_model; /* sizes allocated for */
-    int *tokens;        /* [chunk, seq_len] */
-    int *lengths;       /* [chunk] */
-    float *pooled;      /* [chunk, d] */
-    float *items;       /* [chunk, n_items] */
-    float *categories;  /* [chunk, n_categories] */
-    float *sentiments;  /* [chunk, n_sentiments] */
-    float *propensity;  /* [chunk] */
-    float *lse_items;   /* [chunk] log of the item softmax normaliser */
-    float *lse_categories; /* [chunk] the same for categories */
-    float *emit_pooled; /* [chunk, d] pooled rows of the intents that go out, packed */
-    struct model_arena arena; /* encoder scratch of this thread */
-
-    /* The chunk computed in the current round. */
-    size_t first;         /* its first entry in the batch order */
-    int rows;             /* 0: no chunk this round */
-    int status;           /* 0, or -1 with error set */
-    int n_suppressed;     /* rows whose intent intents.emit holds back */
-    double model_seconds; /* model time of the chunk, encoder and heads */
-    struct intent_row judged[ENCODE_CHUNK];
-    char error[APP_ERROR_SIZE];
-
-    /* Key/value caches. kv[r] is row r's cache from the table (or NULL).
-     * want_cache[r] requests a new one, which the thread leaves in made[r]
-     * for the stream loop's thread to store. */
-    struct model_kv_cache *kv[ENCODE_CHUNK];
-    struct model_kv_cache *made[ENCODE_CHUNK];
-    unsigned char want_cache[ENCODE_CHUNK];
-    int cold[ENCODE_CHUNK]; /* rows encoded without a cache, in one batched call */
-};
 
 static struct intent_buffers kept_buffers[MAX_ENCODER_THREADS];
 static struct intent_pool *encoder_pool;
@@ -82,79 +29,6 @@ static double wall_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void free_buffers(struct intent_buffers *b)
-{
-    free(b->tokens);
-    free(b->lengths);
-    free(b->pooled);
-    free(b->items);
-    free(b->categories);
-    free(b->sentiments);
-    free(b->propensity);
-    free(b->lse_items);
-    free(b->lse_categories);
-    free(b->emit_pooled);
-    model_arena_free(&b->arena);
-    memset(b, 0, sizeof *b);
-}
-
-/* Makes b fit the model and seq_len, keeping what it has when it already
- * does. Returns 0, or -1 when out of memory (b is then empty). */
-static int alloc_buffers(struct intent_buffers *b, const struct model_config *c, int seq_len)
-{
-    int n_items = c->item_end - c->item_begin;
-
-    if (b->tokens && b->seq_len == seq_len && b->n_items == n_items && b->n_categories == c->n_categories &&
-        b->n_sentiments == c->n_sentiments && b->d_model == c->d_model)
-        return 0;
-    free_buffers(b);
-    b->seq_len = seq_len;
-    b->n_items = n_items;
-    b->n_categories = c->n_categories;
-    b->n_sentiments = c->n_sentiments;
-    b->d_model = c->d_model;
-    b->tokens = calloc((size_t)ENCODE_CHUNK * (size_t)seq_len, sizeof(int));
-    b->lengths = calloc(ENCODE_CHUNK, sizeof(int));
-    b->pooled = calloc((size_t)ENCODE_CHUNK * (size_t)c->d_model, sizeof(float));
-    b->items = calloc((size_t)ENCODE_CHUNK * (size_t)(n_items > 0 ? n_items : 1), sizeof(float));
-    b->categories = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_categories > 0 ? c->n_categories : 1), sizeof(float));
-    b->sentiments = calloc((size_t)ENCODE_CHUNK * (size_t)(c->n_sentiments > 0 ? c->n_sentiments : 1), sizeof(float));
-    b->propensity = calloc(ENCODE_CHUNK, sizeof(float));
-    b->lse_items = calloc(ENCODE_CHUNK, sizeof(float));
-    b->lse_categories = calloc(ENCODE_CHUNK, sizeof(float));
-    b->emit_pooled = calloc((size_t)ENCODE_CHUNK * (size_t)c->d_model, sizeof(float));
-    if (!b->tokens || !b->lengths || !b->pooled || !b->items || !b->categories || !b->sentiments || !b->propensity ||
-        !b->lse_items || !b->lse_categories || !b->emit_pooled) {
-        free_buffers(b);
-        return -1;
-    }
-    return 0;
-}
-
-/* Converts logits[n] to probabilities in place (max subtracted first). */
-static void softmax(float *x, int n)
-{
-    if (n <= 0)
-        return;
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++)
-        x[i] = (float)(x[i] / sum);
 }
 
 /* Picks the k highest logits among the first n_known tokens (those with an
@@ -310,136 +184,6 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     return 0;
 }
 
-/* Encodes row r through its key/value cache: the new tokens only when the
- * cache contains a prefix of the row's window, else a rebuild of the window. */
-static int encode_cached(const struct model *model, struct intent_buffers *b, int r, int seq_len)
-{
-    const int *window = b->tokens + (size_t)r * (size_t)seq_len;
-    int n = b->lengths[r];
-    float *pooled = b->pooled + (size_t)r * (size_t)model->config.d_model;
-    char error[MODEL_ERROR_SIZE];
-    struct model_kv_cache *kv = b->kv[r];
-
-    if (!kv) {
-        kv = model_kv_cache_create(model, error);
-        if (!kv) {
-            snprintf(b->error, sizeof b->error, "creating a key/value cache failed: %s", error);
-            return -1;
-        }
-        b->made[r] = kv;
-    }
-
-    int prefix = kv->length > 0 && kv->length <= n &&
-                 memcmp(kv->tokens, window, (size_t)kv->length * sizeof(int)) == 0;
-    int rc = 0;
-    if (!prefix)
-        rc = model_kv_cache_rebuild(model, kv, &b->arena, window, n, pooled, error);
-    else if (kv->length < n)
-        rc = model_kv_cache_append(model, kv, &b->arena, window + kv->length, n - kv->length, pooled, error);
-    else /* the same window again, after an aborted batch was replayed */
-        memcpy(pooled, kv->pooled, (size_t)model->config.d_model * sizeof(float));
-    if (rc != 0)
-        snprintf(b->error, sizeof b->error, "encoding a user through its key/value cache failed: %s", error);
-    return rc;
-}
-
-/* Encodes the rows listed in b->cold in one batched call. Their token rows
- * move down to the front of b->tokens; rows with a cache are done by then. */
-static int encode_cold(const struct model *model, struct intent_buffers *b, int n_cold, int seq_len)
-{
-    size_t d = (size_t)model->config.d_model;
-    char error[MODEL_ERROR_SIZE];
-
-    for (int i = 0; i < n_cold; i++) {
-        int from = b->cold[i]; /* >= i, so no row still to move is overwritten */
-        if (from != i)
-            memmove(b->tokens + (size_t)i * (size_t)seq_len, b->tokens + (size_t)from * (size_t)seq_len,
-                    (size_t)seq_len * sizeof(int));
-        b->lengths[i] = b->lengths[from];
-    }
-    if (model_encode(model, &b->arena, b->tokens, b->lengths, n_cold, seq_len, NULL, b->emit_pooled, error) != 0) {
-        snprintf(b->error, sizeof b->error, "encoding a batch of %d users failed: %s", n_cold, error);
-        return -1;
-    }
-    for (int i = 0; i < n_cold; i++)
-        memcpy(b->pooled + (size_t)b->cold[i] * d, b->emit_pooled + (size_t)i * d, d * sizeof(float));
-    return 0;
-}
-
-/* Fills one chunk's token rows and runs the encoder and heads. rows index
- * app->touches through order[first ..]; the chunk is as long as its longest
- * sequence, so short histories are not padded to max_len. */
-static int encode_chunk(struct app *app, struct intent_buffers *b, const size_t *order, size_t first, int rows,
-                        int max_len)
-{
-    const struct model *model = &app->bundle->model;
-    const struct model_config *c = &model->config;
-    int32_t sequence[STATE_MAX_LEN_LIMIT];
-    int seq_len = 1;
-
-    for (int r = 0; r < rows; r++) {
-        const struct state_user *user = app->touches[order[first + (size_t)r]].user;
-        int n = user->token_count < max_len ? user->token_count : max_len;
-        seq_len = n > seq_len ? n : seq_len;
-    }
-    memset(b->tokens, 0, (size_t)rows * (size_t)seq_len * sizeof(int));
-    for (int r = 0; r < rows; r++) {
-        size_t n = state_store_copy_tokens(app->store, app->touches[order[first + (size_t)r]].user, sequence,
-                                           (size_t)seq_len);
-        b->lengths[r] = (int)n;
-        for (size_t t = 0; t < n; t++)
-            b->tokens[(size_t)r * seq_len + t] = sequence[t];
-    }
-
-    double started = monotonic_seconds();
-    int n_cold = 0;
-    for (int r = 0; r < rows; r++) {
-        if (!b->kv[r] && !b->want_cache[r])
-            b->cold[n_cold++] = r;
-        else if (encode_cached(model, b, r, seq_len) != 0)
-            return -1;
-    }
-    if (n_cold > 0 && encode_cold(model, b, n_cold, seq_len) != 0)
-        return -1;
-
-    /* Item scores, the largest head, wait until the intents that go out are
-     * known: score_items computes them for those rows only. */
-    struct model_head_outputs heads = {
-        .category_logits = c->n_categories > 0 ? b->categories : NULL,
-        .sentiment_logits = c->n_sentiments > 0 ? b->sentiments : NULL,
-        .propensity = b->propensity,
-    };
-    model_heads(model, b->pooled, rows, &heads);
-    b->model_seconds = monotonic_seconds() - started;
-
-    /* Categories keep their logits: top_known exponentiates only the k it
-     * lists, against the normaliser computed here. */
-    for (int r = 0; r < rows; r++) {
-        b->lse_categories[r] =
-            c->n_categories > 0 ? model_logsumexp(b->categories + (size_t)r * c->n_categories, c->n_categories) : 0.0f;
-        softmax(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments);
-    }
-    return 0;
-}
-
-/* Item scores and their softmax normalisers for the n rows of
- * b->emit_pooled, into b->items and b->lse_items rows 0 .. n-1. */
-static void score_items(struct app *app, struct intent_buffers *b, int n)
-{
-    const struct model *model = &app->bundle->model;
-    int n_items = model->config.item_end - model->config.item_begin;
-
-    if (n == 0 || n_items <= 0)
-        return;
-
-    double started = monotonic_seconds();
-    struct model_head_outputs heads = {.item_scores = b->items};
-    model_heads(model, b->emit_pooled, n, &heads);
-    for (int r = 0; r < n; r++)
-        b->lse_items[r] = model_logsumexp(b->items + (size_t)r * n_items, n_items);
-    b->model_seconds += monotonic_seconds() - started;
-}
-
 /* Judges every row of an encoded chunk and scores the items of the rows
  * whose intent goes out. */
 static void judge_chunk(struct app *app, struct intent_buffers *b, const size_t *order)
@@ -459,7 +203,7 @@ static void judge_chunk(struct app *app, struct intent_buffers *b, const size_t 
         memcpy(b->emit_pooled + (size_t)n_emit * d, b->pooled + (size_t)r * d, d * sizeof(float));
         row->item_row = n_emit++;
     }
-    score_items(app, b, n_emit);
+    intent_score_items(app, b, n_emit);
 }
 
 /* One round of chunks: job j computes the chunk that starts ENCODE_CHUNK * j
@@ -482,7 +226,7 @@ static void compute_chunk(void *ctx, int job)
         return;
     b->first = first;
     b->rows = (int)(round->n_order - first < ENCODE_CHUNK ? round->n_order - first : ENCODE_CHUNK);
-    b->status = encode_chunk(round->app, b, round->order, first, b->rows, round->seq_len);
+    b->status = intent_encode_chunk(round->app, b, round->order, first, b->rows, round->seq_len);
     if (b->status == 0)
         judge_chunk(round->app, b, round->order);
 }
@@ -587,7 +331,7 @@ static int prepare_threads(struct app *app, int threads, int seq_len)
         threads = 1;
 
     for (int t = 0; t < threads; t++)
-        if (alloc_buffers(&kept_buffers[t], c, seq_len) != 0)
+        if (intent_buffers_fit(&kept_buffers[t], c, seq_len) != 0)
             return 0;
     return threads;
 }
