@@ -351,6 +351,30 @@ static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd
     return status;
 }
 
+/* Whether a committed-offsets error goes away by itself: a broker that has
+ * just started is still loading its group coordinator. */
+static int transient(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+           err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE || err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
+/* rd_kafka_committed, retried every 200 ms on transient errors for up to
+ * timeout_ms in all. */
+static rd_kafka_resp_err_t committed_offsets(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int timeout_ms)
+{
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    rd_kafka_resp_err_t err;
+    int waited_ms = 0;
+
+    while ((err = rd_kafka_committed(rk, parts, timeout_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR && transient(err) &&
+           waited_ms < timeout_ms) {
+        nanosleep(&pause, NULL);
+        waited_ms += 200;
+    }
+    return err;
+}
+
 /* Adds the committed offsets and end offsets of every partition of topic. */
 static int topic_lag(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *committed, int64_t *end)
 {
@@ -361,7 +385,7 @@ static int topic_lag(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t 
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     for (int p = 0; p < n; p++)
         rd_kafka_topic_partition_list_add(parts, topic, p);
-    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, timeout_ms);
+    rd_kafka_resp_err_t err = committed_offsets(rk, parts, timeout_ms);
     for (int p = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && p < n; p++) {
         int64_t low, high;
         err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high, timeout_ms);
