@@ -18,45 +18,50 @@ void model_decoder_logits(const struct model *m, float *x, int rows, float *logi
                  0);
 }
 
-/* model_decoder_logits for tokens [begin, end) and extra only; the rest of
- * each logits row is -INFINITY. Rows of the output projection are
- * contiguous per token, so the range is one smaller product. */
-static void decoder_logits_range(const struct model *m, float *x, int rows, int begin, int end, int extra,
-                                 float *logits)
+/* model_decoder_logits for the state's token range and extra token only;
+ * the rest of each logits row is -INFINITY. Rows of the output projection
+ * are contiguous per token, so the range is one smaller product. */
+static void decoder_logits_range(const struct model *m, struct model_decoder_state *s, int rows, float *logits)
 {
     const struct model_config *c = &m->config;
     const float *w = m->params.generator_weight, *b = m->params.generator_bias;
     size_t d = (size_t)c->d_model, vocab = (size_t)c->vocab_size;
-    int n = end - begin, has_extra = extra >= 0 && (extra < begin || extra >= end);
-    float *slice = model_alloc_floats((size_t)rows * (size_t)(n + 1));
+    int begin = s->logit_begin, extra = s->logit_extra, n = s->logit_end - begin;
+    int has_extra = extra >= 0 && (extra < begin || extra >= s->logit_end);
+    float *extra_logits = s->logit_slice + (size_t)s->rows * (size_t)n; /* [rows] */
 
-    model_layernorm(x, x, m->params.decoder_norm_weight, m->params.decoder_norm_bias, rows, c->d_model,
+    model_layernorm(s->x, s->x, m->params.decoder_norm_weight, m->params.decoder_norm_bias, rows, c->d_model,
                     c->layer_norm_eps, NULL, NULL);
-    if (!slice) { /* no memory for the slice: fall back to every token */
-        model_linear(logits, x, w, b, rows, c->vocab_size, c->d_model, 0);
-        return;
-    }
-    float *extra_logits = slice + (size_t)rows * (size_t)n; /* [rows] */
-    model_linear(slice, x, w + (size_t)begin * d, b ? b + begin : NULL, rows, n, c->d_model, 0);
+    model_linear(s->logit_slice, s->x, w + (size_t)begin * d, b ? b + begin : NULL, rows, n, c->d_model, 0);
     if (has_extra)
-        model_linear(extra_logits, x, w + (size_t)extra * d, b ? b + extra : NULL, rows, 1, c->d_model, 0);
+        model_linear(extra_logits, s->x, w + (size_t)extra * d, b ? b + extra : NULL, rows, 1, c->d_model, 0);
 
     for (int r = 0; r < rows; r++) {
         float *row = logits + (size_t)r * vocab;
         for (size_t i = 0; i < vocab; i++)
             row[i] = -INFINITY;
-        memcpy(row + begin, slice + (size_t)r * (size_t)n, (size_t)n * sizeof(float));
+        memcpy(row + begin, s->logit_slice + (size_t)r * (size_t)n, (size_t)n * sizeof(float));
         if (has_extra)
             row[extra] = extra_logits[r];
     }
-    free(slice);
 }
 
 void model_decoder_state_restrict(struct model_decoder_state *s, int begin, int end, int extra)
 {
-    s->logit_begin = begin < end ? begin : 0;
-    s->logit_end = begin < end ? end : 0;
-    s->logit_extra = begin < end ? extra : -1;
+    free(s->logit_slice);
+    s->logit_slice = NULL;
+    s->logit_begin = s->logit_end = 0;
+    s->logit_extra = -1;
+    if (begin >= end)
+        return;
+
+    /* Without memory for the slice the steps keep computing every token. */
+    s->logit_slice = model_alloc_floats((size_t)s->rows * (size_t)(end - begin + 1));
+    if (!s->logit_slice)
+        return;
+    s->logit_begin = begin;
+    s->logit_end = end;
+    s->logit_extra = extra;
 }
 
 static int check_decoder(const struct model *m, char *error)
@@ -141,6 +146,7 @@ void model_decoder_state_free(struct model_decoder_state *s)
     }
     free(s->scratch);
     free(s->x);
+    free(s->logit_slice);
     free(s->mem_lengths);
     model_arena_free(&s->arena);
     memset(s, 0, sizeof *s);
@@ -226,7 +232,7 @@ int model_decoder_step(const struct model *m, struct model_decoder_state *s, con
     int rows = s->logit_rows > 0 && s->logit_rows < s->rows ? s->logit_rows : s->rows;
     size_t vocab = (size_t)c->vocab_size;
     if (s->logit_end > s->logit_begin)
-        decoder_logits_range(m, s->x, rows, s->logit_begin, s->logit_end, s->logit_extra, logits);
+        decoder_logits_range(m, s, rows, logits);
     else
         model_decoder_logits(m, s->x, rows, logits);
     for (size_t i = (size_t)rows * vocab; i < (size_t)s->rows * vocab; i++)

@@ -46,6 +46,7 @@ struct model_decoder_state {
      * sets the others to -INFINITY, so generation limited to those tokens
      * skips most of the output projection. Init sets 0, 0, -1 (every token). */
     int logit_begin, logit_end, logit_extra;
+    float *logit_slice; /* [rows, logit_end - logit_begin + 1] scratch of the restricted logits */
     /* Rows that need logits. When > 0, a step computes rows 0 .. logit_rows-1
      * and sets the other rows to -INFINITY, because beam search ignores dead
      * beams (at the first step every beam but one is dead). */
@@ -65,7 +66,8 @@ int model_decoder_step(const struct model *model, struct model_decoder_state *st
 
 /* Limits the logits of later steps to tokens [begin, end) plus extra (-1:
  * none); begin >= end restores every token. The masked entries are
- * -INFINITY, exactly as a constraint that forbids them would leave them. */
+ * -INFINITY, exactly as a constraint that forbids them would leave them.
+ * When the scratch for the range cannot be allocated, every token stays. */
 void model_decoder_state_restrict(struct model_decoder_state *state, int begin, int end, int extra);
 
 /* Makes row r continue the history of row parents[r] (beam search). */
