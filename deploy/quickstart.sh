@@ -209,8 +209,8 @@ started=$(date +%s)
 last_report=0
 while :; do
   intentd_pid >/dev/null || { tail -n 20 "$dir/intentd.log" >&2; die "intentd exited early; see $dir/intentd.log"; }
-  # A broker that has just started may not answer for the group yet, so a
-  # few failures in a row are tolerated.
+  # A broker that has just started may not serve the group's offsets yet,
+  # so a few failures in a row are tolerated.
   if ! "$intentd" peek --config "$config" --bootstrap "$bootstrap" --lag >"$dir/lag.txt" 2>>"$dir/peek.log"; then
     peek_failures=$((${peek_failures:-0} + 1))
     [ "$peek_failures" -lt 5 ] || die "intentd peek --lag failed $peek_failures times in a row; see $dir/peek.log"

@@ -1,7 +1,7 @@
 /*
  * Next-item losses over sampled negatives, an alternative to the softmax over
  * every item. Each batch draws one set of K negative items uniformly from
- * [item_begin, item_end), shared by every position of the batch; a negative
+ * [item_begin, item_end), shared by every position of the batch. A negative
  * equal to a position's target is left out for that position.
  *
  *   sampled softmax: loss = log(exp(s_t) + sum_k exp(s_k)) - s_t

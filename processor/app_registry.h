@@ -2,9 +2,9 @@
  * Avro input through a schema registry (schemas.source: registry).
  *
  * The schema id of each input frame is looked up in the registry (cached
- * forever once found) and added to a codec of its own that contains the reader
- * schemas of the input records, so a producer's older or newer writer schema
- * is resolved to our reader schema by the Avro rules. The reader schemas are
+ * forever once found). The schema is added to a codec of its own that
+ * contains the reader schemas of the input records, so a producer's older or
+ * newer writer schema is resolved to our reader schema by the Avro rules. The reader schemas are
  * the catalogue's "reader" entries, kept under ids from
  * APP_REGISTRY_READER_ID_BASE up, which a Confluent registry never assigns
  * (its ids are positive 32-bit signed integers).

@@ -4,10 +4,10 @@
  * incremental step per new token instead of a full encode of the window.
  *
  * Entries are keyed by user id and evicted least recently used first. A
- * cache is only an accelerator: before using one, the caller checks that the
- * tokens it contains are a prefix of the user's current window, so a cache
- * left behind by an aborted batch, a moved partition or an expired user is never
- * trusted. Used by the stream loop's thread only.
+ * cache is only an accelerator. Before using one, the caller checks that its
+ * tokens are a prefix of the user's current window. A cache left behind by an
+ * aborted batch, a moved partition or an expired user is therefore rebuilt,
+ * not trusted. Used by the stream loop's thread only.
  */
 #ifndef INTENTD_INTENT_CACHE_H
 #define INTENTD_INTENT_CACHE_H
