@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "blas_kernels.h"
 #include "commands.h"
 #include "kernels.h"
 #include "kafka_admin.h"
@@ -480,7 +481,8 @@ int cmd_run(int argc, char **argv)
     reload_action.sa_handler = on_reload_signal;
     sigaction(SIGHUP, &reload_action, NULL);
 
-    log_info("intentd run starting version=%s config=%s pid=%d", INTENTD_VERSION, options.config_path, (int)getpid());
+    log_info("intentd run starting version=%s config=%s pid=%d blas_kernels=%s", INTENTD_VERSION, options.config_path,
+             (int)getpid(), model_blas_kernels());
     int status = run(&cfg, &options);
     config_free(&cfg);
     return status;

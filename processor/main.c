@@ -1,10 +1,12 @@
 /*
  * intentd: real-time intent and offer engine on Kafka.
- * main() only dispatches to the subcommand; each lives in its own cmd_*.c.
+ * main() only picks the OpenBLAS kernels and dispatches to the subcommand;
+ * each lives in its own cmd_*.c.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "blas_kernels.h"
 #include "commands.h"
 
 struct command {
@@ -33,6 +35,12 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    char note[512];
+
+    model_blas_select_kernels(argv, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "intentd: %s\n", note);
+
     if (argc < 2) {
         print_usage(stderr);
         return 2;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blas_kernels.h"
 #include "train_checkpoint.h"
 #include "train_data.h"
 #include "train_eval.h"
@@ -138,6 +139,12 @@ int main(int argc, char **argv)
     struct model_config config;
     struct train_model model;
     struct train_session session;
+    char note[512];
+
+    model_blas_select_kernels(argv, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "bench_games: %s\n", note);
+    fprintf(stderr, "bench_games: OpenBLAS kernels %s\n", model_blas_kernels());
 
     if (argc < 2 || parse_options(&o, argc, argv) != 0) {
         fprintf(stderr, "usage: bench_games DATA_FILE [--epochs N] [--dropout P] ... (see the source header)\n");

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blas_kernels.h"
 #include "encoder.h"
 #include "generate.h"
 #include "kernels.h"
@@ -369,6 +370,13 @@ int main(int argc, char **argv)
 {
     int threads = 1;
     char error[MODEL_ERROR_SIZE];
+    char note[512];
+
+    model_blas_select_kernels(argv, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "bench_model: %s\n", note);
+    fprintf(stderr, "bench_model: OpenBLAS kernels %s\n", model_blas_kernels());
+
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--threads") == 0)
             threads = atoi(argv[i + 1]);
