@@ -47,6 +47,8 @@ void model_free(struct model *m)
     free(m->positional);
     m->positional = NULL;
     m->positional_rows = 0;
+    free(m->item_panels);
+    m->item_panels = NULL;
 }
 
 void model_positional_encoding(int pos, int d, float *out)

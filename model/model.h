@@ -30,6 +30,8 @@ struct model {
     float *positional;   /* [positional_rows, d] PE table for positions below max_len, or NULL;
                             positions past it are computed on the fly */
     int positional_rows;
+    float *item_panels;  /* packed copy of the item embeddings for model_item_logits
+                            (model_item_panels_build), or NULL */
 };
 
 /* Validates config, allocates parameters and initialises them from seed

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "encoder.h"
+#include "item_scorer.h"
 #include "kernels.h"
 
 static double monotonic_seconds(void)
@@ -201,10 +202,7 @@ void intent_score_items(struct app *app, struct intent_buffers *b, int n)
         return;
 
     double started = monotonic_seconds();
-    struct model_head_outputs heads = {.item_scores = b->items};
-    model_heads(model, b->emit_pooled, n, &heads);
-    for (int r = 0; r < n; r++)
-        b->lse_items[r] = model_logsumexp(b->items + (size_t)r * n_items, n_items);
+    model_item_logits(model, b->emit_pooled, n, b->items, b->lse_items);
     b->model_seconds += monotonic_seconds() - started;
 }
 

@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "encoder.h"
+#include "item_scorer.h"
 #include "safetensors.h"
 
 /* FNV-1a 64 over the file bytes: a content fingerprint, not a security hash. */
@@ -115,6 +116,11 @@ int model_bundle_load(struct model_bundle *bundle, const char *path, const char 
      * running model. The default model is 8 MB. */
     if (model_safetensors_load(&bundle->model, path, MODEL_LOAD_COPY, &tokenizer_json, error) != 0)
         return -1;
+    if (model_item_panels_build(&bundle->model, error) != 0) {
+        free(tokenizer_json);
+        model_bundle_free(bundle);
+        return -1;
+    }
 
     if (!tokenizer_json) {
         snprintf(error, MODEL_ERROR_SIZE, "model %s has no tokenizer (metadata key %s); train it with "

@@ -25,6 +25,7 @@
 #include "blas_kernels.h"
 #include "encoder.h"
 #include "generate.h"
+#include "item_scorer.h"
 #include "kernels.h"
 #include "kv_cache.h"
 #include "model.h"
@@ -271,6 +272,58 @@ static void add(const char *key, double value)
     snprintf(summary + n, sizeof summary - n, " %s=%.4g", key, value);
 }
 
+/* Item head of the intent path: all 13,396 item tokens of the default model. */
+enum { ITEM_HEAD_ITEMS = 13396 };
+
+struct item_head_run {
+    const struct model *m;
+    const float *pooled;
+    int rows;
+    float *logits, *lse;
+};
+
+static void item_head_once(void *arg)
+{
+    struct item_head_run *r = arg;
+    model_item_logits(r->m, r->pooled, r->rows, r->logits, r->lse);
+}
+
+/* Microseconds per row of model_item_logits, with sgemm and with the packed
+ * panels, for 1, 8 and 64 rows (an intent chunk holds up to 64 users). */
+static void bench_item_head(void)
+{
+    static const int rows[] = {1, 8, 64};
+    struct model_config c = bench_config(64);
+    struct model m;
+    char error[MODEL_ERROR_SIZE], key[64];
+
+    c.vocab_size = c.item_begin + ITEM_HEAD_ITEMS;
+    c.item_end = c.vocab_size;
+    if (model_create(&m, &c, 11, error) != 0)
+        die("item head model", error);
+    float *pooled = random_floats(64 * 64, 1.0f);
+    float *logits = random_floats((size_t)64 * ITEM_HEAD_ITEMS, 0.0f), *lse = random_floats(64, 0.0f);
+
+    for (int packed = 0; packed < 2; packed++) {
+        if (packed && model_item_panels_build(&m, error) != 0)
+            die("packing item panels", error);
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            struct item_head_run run = {&m, pooled, rows[i], logits, lse};
+            struct timing t = time_best(item_head_once, &run);
+            double us = t.cpu * 1e6 / rows[i];
+            fprintf(stderr, "  item head, %s, %d rows: %.1f us CPU per row\n", packed ? "packed" : "sgemm", rows[i], us);
+            snprintf(key, sizeof key, "item_us_%s_r%d", packed ? "packed" : "sgemm", rows[i]);
+            add(key, us);
+        }
+        if (!m.item_panels)
+            break; /* no AVX-512: the packed path is the sgemm path */
+    }
+    free(pooled);
+    free(logits);
+    free(lse);
+    model_free(&m);
+}
+
 static void bench_encoders(struct model *m, const char *prefix, int threads, struct timing *seconds)
 {
     char key[64];
@@ -407,6 +460,11 @@ int main(int argc, char **argv)
     bench_encoders(&m256, "d256", threads, enc256);
     model_blas_set_threads(threads);
     bench_torch(&m64, threads, enc, torch);
+
+    fprintf(stderr, "item head, %d items, d_model 64, 1 thread\n", ITEM_HEAD_ITEMS);
+    model_blas_set_threads(1);
+    bench_item_head();
+    model_blas_set_threads(threads);
 
     fprintf(stderr, "incremental causal token at length %d\n", SEQ);
     struct timing full, inc = bench_incremental(&m64, &full);
