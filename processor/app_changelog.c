@@ -12,7 +12,7 @@
 
 int app_write_changelog(struct app *app)
 {
-    unsigned char record[STATE_CODEC_HEADER_SIZE + 4 * (STATE_MAX_LEN_LIMIT + STATE_PURCHASES_MAX)];
+    unsigned char record[STATE_CODEC_MAX_SIZE];
     char error[STATE_ERROR_SIZE];
 
     for (size_t i = 0; i < app->n_touches; i++) {

@@ -1,5 +1,7 @@
 #include "state_codec.h"
 
+#include "state_embedding.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,13 +63,31 @@ static float bits_float(uint32_t bits)
     return f;
 }
 
-size_t state_codec_encoded_size(const struct state_user *user)
+/* Returns the number of embedding components the user's record carries: the
+ * store's embedding_dim if the user has a stored vector, else 0. */
+static size_t embedding_dim_written(const struct state_store *store, const struct state_user *user)
 {
-    return STATE_CODEC_HEADER_SIZE + 8 * (size_t)STATE_ACTION_SLOTS + 4 * (size_t)user->token_count +
-           4 * (size_t)user->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)user->rule_count;
+    const struct state_embedding *slot = state_store_embedding(store, user);
+
+    if (slot == NULL || !state_embedding_present(slot))
+        return 0;
+    return (size_t)state_store_embedding_dim(store);
 }
 
-static void encode_header(const struct state_user *user, unsigned char *out)
+/* Bytes of the embedding block for dim components: the scale, then the values. */
+static size_t embedding_block_size(size_t dim)
+{
+    return dim > 0 ? 4 + dim : 0;
+}
+
+size_t state_codec_encoded_size(const struct state_store *store, const struct state_user *user)
+{
+    return STATE_CODEC_HEADER_SIZE + 8 * (size_t)STATE_ACTION_SLOTS + 4 * (size_t)user->token_count +
+           4 * (size_t)user->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)user->rule_count +
+           embedding_block_size(embedding_dim_written(store, user));
+}
+
+static void encode_header(const struct state_user *user, size_t embedding_dim, unsigned char *out)
 {
     out[0] = STATE_CODEC_MAGIC;
     out[1] = STATE_CODEC_VERSION;
@@ -83,14 +103,14 @@ static void encode_header(const struct state_user *user, unsigned char *out)
     out[39] = user->rule_count;
     out[40] = STATE_ACTION_SLOTS;
     out[41] = 0;
-    out[42] = 0;
-    out[43] = 0;
+    put_u16(out + 42, (uint16_t)embedding_dim);
 }
 
 int state_codec_encode(const struct state_store *store, const struct state_user *user,
                        unsigned char *out, size_t cap, size_t *len, char *error)
 {
-    size_t size = state_codec_encoded_size(user);
+    size_t size = state_codec_encoded_size(store, user);
+    size_t embedding_dim = embedding_dim_written(store, user);
 
     if (cap < size) {
         snprintf(error, STATE_ERROR_SIZE,
@@ -98,7 +118,7 @@ int state_codec_encode(const struct state_store *store, const struct state_user 
                  size, cap);
         return STATE_CODEC_NO_SPACE;
     }
-    encode_header(user, out);
+    encode_header(user, embedding_dim, out);
 
     size_t max_len = (size_t)state_store_max_len(store);
     unsigned char *p = out + STATE_CODEC_HEADER_SIZE;
@@ -115,8 +135,37 @@ int state_codec_encode(const struct state_store *store, const struct state_user 
         put_u64(p + 8, (uint64_t)rule->last_offer_ms);
         put_u64(p + 16, (uint64_t)rule->window_start_ms);
     }
+    if (embedding_dim > 0) {
+        const struct state_embedding *slot = state_store_embedding(store, user);
+        put_u32(p, float_bits(slot->scale));
+        memcpy(p + 4, slot->values, embedding_dim);
+    }
 
     *len = size;
+    return STATE_CODEC_OK;
+}
+
+/* Reads header bytes 41 to 43, whose meaning depends on the version. Version
+ * 1 keeps all three at 0. Version 2 keeps byte 41 at 0 and stores
+ * embedding_dim in bytes 42 and 43. */
+static int decode_embedding_dim(const unsigned char *data, struct state_codec_view *view, char *error)
+{
+    if (view->version == 1) {
+        view->embedding_dim = 0;
+        if ((data[41] | data[42] | data[43]) != 0) {
+            snprintf(error, STATE_ERROR_SIZE,
+                     "invalid version 1 state record header: reserved bytes %02x%02x%02x (expected 0)", data[41],
+                     data[42], data[43]);
+            return STATE_CODEC_BAD_FIELD;
+        }
+        return STATE_CODEC_OK;
+    }
+    view->embedding_dim = get_u16(data + 42);
+    if (data[41] != 0) {
+        snprintf(error, STATE_ERROR_SIZE, "invalid state record header: reserved byte 41 is %02x (expected 0)",
+                 data[41]);
+        return STATE_CODEC_BAD_FIELD;
+    }
     return STATE_CODEC_OK;
 }
 
@@ -144,14 +193,33 @@ static int decode_fields(const unsigned char *data, struct state_codec_view *vie
         return STATE_CODEC_BAD_FIELD;
     }
     if (view->purchase_count > STATE_PURCHASES_MAX || view->rule_count > STATE_RULE_SLOTS ||
-        view->action_count > STATE_ACTION_SLOTS || (data[41] | data[42] | data[43]) != 0) {
+        view->action_count > STATE_ACTION_SLOTS) {
         snprintf(error, STATE_ERROR_SIZE,
                  "invalid state record header: purchase_count %u (max %d), rule_count %u (max %d), "
-                 "action_count %u (max %d), reserved bytes %02x%02x%02x (expected 0)",
+                 "action_count %u (max %d)",
                  view->purchase_count, STATE_PURCHASES_MAX, view->rule_count, STATE_RULE_SLOTS,
-                 view->action_count, STATE_ACTION_SLOTS, data[41], data[42], data[43]);
+                 view->action_count, STATE_ACTION_SLOTS);
         return STATE_CODEC_BAD_FIELD;
     }
+    return decode_embedding_dim(data, view, error);
+}
+
+/* Reads the embedding block at p once the lengths are known to match. */
+static int decode_embedding(const unsigned char *p, struct state_codec_view *view, char *error)
+{
+    view->embedding_scale = 0.0f;
+    view->embedding = NULL;
+    if (view->embedding_dim == 0)
+        return STATE_CODEC_OK;
+
+    view->embedding_scale = bits_float(get_u32(p));
+    if (!isfinite(view->embedding_scale) || !(view->embedding_scale > 0.0f)) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "invalid state record embedding: scale %g with embedding_dim %u (expected a finite number above "
+                 "0)", (double)view->embedding_scale, view->embedding_dim);
+        return STATE_CODEC_BAD_FIELD;
+    }
+    view->embedding = p + 4;
     return STATE_CODEC_OK;
 }
 
@@ -170,30 +238,51 @@ int state_codec_decode(const unsigned char *data, size_t len, struct state_codec
                  "topic holds data that intentd did not write", data[0], STATE_CODEC_MAGIC);
         return STATE_CODEC_BAD_MAGIC;
     }
-    if (data[1] != STATE_CODEC_VERSION) {
+    if (data[1] < STATE_CODEC_VERSION_MIN || data[1] > STATE_CODEC_VERSION) {
         snprintf(error, STATE_ERROR_SIZE,
-                 "state record version %u is not readable by this build, which reads version %d; "
-                 "run the intentd version that wrote the changelog", data[1], STATE_CODEC_VERSION);
+                 "state record version %u is not readable by this build, which reads versions %d to %d; "
+                 "run the intentd version that wrote the changelog", data[1], STATE_CODEC_VERSION_MIN,
+                 STATE_CODEC_VERSION);
         return STATE_CODEC_BAD_VERSION;
     }
+    view->version = data[1];
     int status = decode_fields(data, view, error);
     if (status != STATE_CODEC_OK)
         return status;
 
     size_t body = 8 * (size_t)view->action_count + 4 * (size_t)view->token_count +
-                  4 * (size_t)view->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)view->rule_count;
+                  4 * (size_t)view->purchase_count + STATE_CODEC_RULE_SIZE * (size_t)view->rule_count +
+                  embedding_block_size(view->embedding_dim);
     if (body != len - STATE_CODEC_HEADER_SIZE) {
         snprintf(error, STATE_ERROR_SIZE,
                  "state record has %zu bytes after the header but action_count %u, token_count %u, "
-                 "purchase_count %u and rule_count %u need %zu", len - STATE_CODEC_HEADER_SIZE,
-                 view->action_count, view->token_count, view->purchase_count, view->rule_count, body);
+                 "purchase_count %u, rule_count %u and embedding_dim %u need %zu", len - STATE_CODEC_HEADER_SIZE,
+                 view->action_count, view->token_count, view->purchase_count, view->rule_count,
+                 view->embedding_dim, body);
         return STATE_CODEC_BAD_LENGTH;
     }
     view->actions = data + STATE_CODEC_HEADER_SIZE;
     view->tokens = view->actions + 8 * (size_t)view->action_count;
     view->purchases = view->tokens + 4 * (size_t)view->token_count;
     view->rules = view->purchases + 4 * (size_t)view->purchase_count;
-    return STATE_CODEC_OK;
+    return decode_embedding(view->rules + STATE_CODEC_RULE_SIZE * (size_t)view->rule_count, view, error);
+}
+
+/* Replaces the user's stored embedding with the record's, or clears it when
+ * the record has none or one of another embedding_dim. */
+static void apply_embedding(struct state_store *store, struct state_user *user,
+                            const struct state_codec_view *view)
+{
+    struct state_embedding *slot = state_store_embedding(store, user);
+
+    if (slot == NULL)
+        return;
+    if (view->embedding_dim == 0 || view->embedding_dim != state_store_embedding_dim(store)) {
+        state_embedding_clear(slot);
+        return;
+    }
+    slot->scale = view->embedding_scale;
+    memcpy(slot->values, view->embedding, view->embedding_dim);
 }
 
 /* Replaces the user's state with the record's. */
@@ -235,6 +324,8 @@ static void apply_view(struct state_store *store, struct state_user *user,
             .window_start_ms = (int64_t)get_u64(p + 16),
         };
     }
+
+    apply_embedding(store, user, view);
 }
 
 int state_codec_restore(struct state_store *store, const char *key, size_t key_len,

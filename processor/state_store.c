@@ -21,6 +21,8 @@ struct state_bucket {
 
 struct state_store {
     int max_len;
+    int embedding_dim;
+    size_t embedding_offset;  /* of the struct state_embedding in a record, after the token ring */
     size_t record_size;
     size_t budget;
 
@@ -59,6 +61,7 @@ void state_store_options_defaults(struct state_store_options *options)
 {
     options->max_len = STATE_DEFAULT_MAX_LEN;
     options->memory_budget = 0;
+    options->embedding_dim = 0;
 }
 
 struct state_store *state_store_new(const struct state_store_options *options, char *error)
@@ -69,15 +72,26 @@ struct state_store *state_store_new(const struct state_store_options *options, c
                  STATE_MAX_LEN_LIMIT);
         return NULL;
     }
+    if (options->embedding_dim < 0 || options->embedding_dim > STATE_EMBEDDING_DIM_MAX) {
+        snprintf(error, STATE_ERROR_SIZE,
+                 "invalid state store embedding_dim %d: expected 0 to %d components", options->embedding_dim,
+                 STATE_EMBEDDING_DIM_MAX);
+        return NULL;
+    }
 
     struct state_store *store = calloc(1, sizeof(*store));
     if (store == NULL)
         goto oom;
     store->max_len = options->max_len;
     store->budget = options->memory_budget;
+    store->embedding_dim = options->embedding_dim;
+    /* The embedding follows the int32 ring, so its float scale is aligned. */
+    store->embedding_offset = offsetof(struct state_user, tokens) + (size_t)options->max_len * sizeof(int32_t);
+    size_t embedding_bytes = options->embedding_dim > 0
+                                 ? sizeof(struct state_embedding) + (size_t)options->embedding_dim
+                                 : 0;
     /* Round up to 8 so the int64 fields of every record stay aligned. */
-    store->record_size = (offsetof(struct state_user, tokens) +
-                          (size_t)options->max_len * sizeof(int32_t) + 7) & ~(size_t)7;
+    store->record_size = (store->embedding_offset + embedding_bytes + 7) & ~(size_t)7;
     store->free_head = STATE_NIL;
     store->lru_head = STATE_NIL;
     store->lru_tail = STATE_NIL;
@@ -108,6 +122,18 @@ void state_store_free(struct state_store *store)
 int state_store_max_len(const struct state_store *store)
 {
     return store->max_len;
+}
+
+int state_store_embedding_dim(const struct state_store *store)
+{
+    return store->embedding_dim;
+}
+
+struct state_embedding *state_store_embedding(const struct state_store *store, const struct state_user *user)
+{
+    if (store->embedding_dim == 0)
+        return NULL;
+    return (struct state_embedding *)((unsigned char *)user + store->embedding_offset);
 }
 
 /* ---- index ---- */

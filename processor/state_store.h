@@ -35,6 +35,11 @@
  * dirty user is never evicted or expired, so only an explicit remove or
  * partition drop invalidates a pointer in the dirty list before the commit.
  *
+ * Last emitted embedding. A store created with embedding_dim > 0 (intents.emit
+ * on_move) keeps one int8-quantised vector per user after the token ring, so
+ * the record grows by 4 + embedding_dim bytes (rounded up to 8). A store with
+ * embedding_dim 0 keeps none and its records do not grow.
+ *
  * Threads: a store is not thread-safe. One consumer thread owns it.
  */
 #ifndef INTENTD_STATE_STORE_H
@@ -49,6 +54,7 @@
 #define STATE_RULE_SLOTS 8       /* trigger rules with offer counters per user */
 #define STATE_MAX_LEN_LIMIT 4096 /* largest accepted max_len */
 #define STATE_DEFAULT_MAX_LEN 64
+#define STATE_EMBEDDING_DIM_MAX 4096 /* largest accepted embedding_dim */
 #define STATE_CHUNK_USERS 4096   /* records per allocation */
 #define STATE_ERROR_SIZE 256
 #define STATE_SENTIMENT_NONE (-1)
@@ -107,9 +113,21 @@ struct state_user {
 
 #define STATE_NIL UINT32_MAX
 
+/*
+ * The embedding of the user's last emitted UserIntent, quantised to int8 with
+ * one scale: component i is values[i] * scale. A scale of 0 means that no
+ * vector is stored: the user has no intent yet, the changelog record carried
+ * none, or its d_model differed from the store's embedding_dim.
+ */
+struct state_embedding {
+    float scale;       /* value of one int8 step; 0 = no vector */
+    int8_t values[];   /* embedding_dim components */
+};
+
 struct state_store_options {
     int max_len;             /* tokens kept per user; default 64 */
     size_t memory_budget;    /* bytes as counted by state_store_bytes(); 0 = no limit */
+    int embedding_dim;       /* components of the last emitted embedding kept per user; 0 = none */
 };
 
 struct state_store_stats {
@@ -132,7 +150,7 @@ struct state_expired {
 
 struct state_store;
 
-/* Fills in the defaults: max_len 64, no memory budget. */
+/* Fills in the defaults: max_len 64, no memory budget, no embedding. */
 void state_store_options_defaults(struct state_store_options *options);
 
 /* Creates an empty store. Returns NULL with a message in
@@ -143,6 +161,14 @@ struct state_store *state_store_new(const struct state_store_options *options, c
 void state_store_free(struct state_store *store);
 
 int state_store_max_len(const struct state_store *store);
+
+/* Returns the embedding_dim the store was created with; 0 if it keeps none. */
+int state_store_embedding_dim(const struct state_store *store);
+
+/* Returns the user's last emitted embedding, or NULL if the store keeps none.
+ * Like strchr, it takes a const record and returns a writable slot, so the
+ * caller decides whether it may write. */
+struct state_embedding *state_store_embedding(const struct state_store *store, const struct state_user *user);
 
 /* Returns the user's record, or NULL if the id is not in the store. Does not
  * change the activity order. */

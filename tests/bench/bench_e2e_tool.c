@@ -11,7 +11,10 @@
  *   latency BOOTSTRAP CLICK INTENTS RATE SECONDS
  *                                     live clicks stamped with the wall time;
  *                                     intent receive time minus event time
- *   bytes USERS                       state store bytes per user
+ *   bytes USERS [EMBEDDING_DIM]       state store bytes per user, each with
+ *                                     a stored embedding of EMBEDDING_DIM
+ *                                     components (default 64: on_move with
+ *                                     the default model; 0: other policies)
  *   changelog BOOTSTRAP TOPIC PARTITIONS USERS
  *                                     write USERS encoded user states
  *   passthrough BOOTSTRAP IN OUT N [PROPS]
@@ -32,6 +35,7 @@
 #include "codec.h"
 #include "codec_events.h"
 #include "state_codec.h"
+#include "state_embedding.h"
 #include "state_store.h"
 #include "stream_loop.h"
 
@@ -385,11 +389,14 @@ static size_t rss_bytes(void)
 }
 
 /* Fills store with n users, each with a full ring of max_len tokens, 4
- * purchases, one action time and two rule entries (as test_state_scale). */
+ * purchases, one action time, two rule entries and, if the store keeps
+ * embeddings, a stored embedding (as test_state_scale). */
 static void fill_users(struct state_store *store, size_t n, int max_len)
 {
     char id[24], error[STATE_ERROR_SIZE];
     int32_t tokens[4096];
+    float embedding[STATE_EMBEDDING_DIM_MAX];
+    int embedding_dim = state_store_embedding_dim(store);
     int created;
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)snprintf(id, sizeof id, "u%09zu", i);
@@ -406,30 +413,37 @@ static void fill_users(struct state_store *store, size_t n, int max_len)
         user->consent = STATE_CONSENT_GRANTED;
         state_user_claim_rule(user, 1)->last_offer_ms = (int64_t)i;
         state_user_claim_rule(user, 2)->offers_in_window = 1;
+        if (embedding_dim > 0) {
+            for (int d = 0; d < embedding_dim; d++)
+                embedding[d] = (float)((i + (size_t)d) % 13) - 6.0f;
+            state_embedding_store(state_store_embedding(store, user), embedding, embedding_dim);
+        }
     }
 }
 
-static struct state_store *new_store(int max_len)
+static struct state_store *new_store(int max_len, int embedding_dim)
 {
     struct state_store_options options;
     char error[STATE_ERROR_SIZE];
     state_store_options_defaults(&options);
     options.max_len = max_len;
+    options.embedding_dim = embedding_dim;
     struct state_store *store = state_store_new(&options, error);
     if (!store)
         die("state_store_new: %s", error);
     return store;
 }
 
-static int cmd_bytes(size_t n)
+static int cmd_bytes(size_t n, int embedding_dim)
 {
     size_t rss_before = rss_bytes();
-    struct state_store *store = new_store(64);
+    struct state_store *store = new_store(64, embedding_dim);
     fill_users(store, n, 64);
     size_t rss_after = rss_bytes();
     struct state_store_stats stats;
     state_store_get_stats(store, &stats);
-    printf("bytes users=%zu counted_per_user=%.1f allocated_per_user=%.1f rss_per_user=%.1f record_bytes=%zu\n", n,
+    printf("bytes users=%zu embedding_dim=%d counted_per_user=%.1f allocated_per_user=%.1f rss_per_user=%.1f "
+           "record_bytes=%zu\n", n, embedding_dim,
            (double)stats.bytes / (double)n, (double)stats.allocated_bytes / (double)n,
            (double)(rss_after - rss_before) / (double)n, stats.record_bytes);
     state_store_free(store);
@@ -446,7 +460,7 @@ struct encode_ctx {
 
 static int cmd_changelog(const char *bootstrap, const char *topic, int partitions, size_t n)
 {
-    struct state_store *store = new_store(64);
+    struct state_store *store = new_store(64, 0);
     rd_kafka_conf_t *conf = base_conf(bootstrap);
     set(conf, "linger.ms", "20");
     set(conf, "batch.size", "1000000");
@@ -655,8 +669,8 @@ int main(int argc, char **argv)
         return cmd_watch(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]));
     if (!strcmp(cmd, "latency") && argc == 7)
         return cmd_latency(argv[2], argv[3], argv[4], atof(argv[5]), atof(argv[6]));
-    if (!strcmp(cmd, "bytes") && argc == 3)
-        return cmd_bytes(strtoull(argv[2], NULL, 10));
+    if (!strcmp(cmd, "bytes") && (argc == 3 || argc == 4))
+        return cmd_bytes(strtoull(argv[2], NULL, 10), argc == 4 ? atoi(argv[3]) : 64);
     if (!strcmp(cmd, "changelog") && argc == 6)
         return cmd_changelog(argv[2], argv[3], atoi(argv[4]), strtoull(argv[5], NULL, 10));
     if (!strcmp(cmd, "passthrough") && (argc == 6 || argc == 7))

@@ -1,6 +1,8 @@
-/* Scale check of the user state store: bytes per user with full rings at
- * max_len 64 (bound: 1024), restore speed from encoded changelog records, and
- * one expiry scan. Runs 1,000,000 users, or 100,000 under AddressSanitizer,
+/* Scale check of the user state store. It measures bytes per user against a
+ * bound of 1024, with full rings at max_len 64 and a stored 64-component
+ * embedding, which is the largest state of the default model (intents.emit
+ * on_move). It also times the restore from encoded changelog records and one
+ * expiry scan. Runs 1,000,000 users, or 100,000 under AddressSanitizer,
  * whose shadow memory and slower code would otherwise push the test past 10 s.
  * The speeds it prints depend on the machine and are not asserted. */
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "state_codec.h"
+#include "state_embedding.h"
 #include "state_store.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -30,6 +33,7 @@
 #endif
 
 #define MAX_LEN 64
+#define EMBEDDING_DIM 64 /* d_model of the default model */
 #define BYTES_PER_USER_LIMIT 1024.0
 
 static size_t user_count(void)
@@ -82,6 +86,7 @@ static struct state_store *new_store(void)
 
     state_store_options_defaults(&options);
     options.max_len = MAX_LEN;
+    options.embedding_dim = EMBEDDING_DIM;
     struct state_store *store = state_store_new(&options, error);
     assert_non_null(store);
     return store;
@@ -98,6 +103,7 @@ static void fill(struct state_store *store, size_t n)
     char id[16];
     char error[STATE_ERROR_SIZE];
     int32_t tokens[MAX_LEN];
+    float embedding[EMBEDDING_DIM];
     int created;
 
     for (size_t i = 0; i < n; i++) {
@@ -114,6 +120,9 @@ static void fill(struct state_store *store, size_t n)
         user->consent = STATE_CONSENT_GRANTED;
         state_user_claim_rule(user, 1)->last_offer_ms = (int64_t)i;
         state_user_claim_rule(user, 2)->offers_in_window = 1;
+        for (int d = 0; d < EMBEDDING_DIM; d++)
+            embedding[d] = (float)((i + (size_t)d) % 13) - 6.0f;
+        state_embedding_store(state_store_embedding(store, user), embedding, EMBEDDING_DIM);
     }
 }
 
@@ -134,7 +143,8 @@ static void test_bytes_per_user(void **state)
     double counted = (double)stats.bytes / (double)n;
     double allocated = (double)stats.allocated_bytes / (double)n;
     double resident = (double)(rss_after - rss_before) / (double)n;
-    printf("state scale: %zu users, max_len %d%s\n", n, MAX_LEN, UNDER_ASAN ? " (AddressSanitizer)" : "");
+    printf("state scale: %zu users, max_len %d, embedding_dim %d%s\n", n, MAX_LEN, EMBEDDING_DIM,
+           UNDER_ASAN ? " (AddressSanitizer)" : "");
     printf("state scale: record %zu B, budget-counted %.1f B/user, allocated %.1f B/user, "
            "RSS growth %.1f B/user\n", stats.record_bytes, counted, allocated, resident);
     printf("state scale: insert + 64 tokens each: %.0f users/s wall, %.0f users/s CPU\n",
@@ -161,7 +171,8 @@ static void test_restore_speed(void **state)
 
     /* Encode every user as the changelog would hold it: key, value. */
     size_t record_max = STATE_CODEC_HEADER_SIZE + 8 * STATE_ACTION_SLOTS +
-                        4 * (MAX_LEN + STATE_PURCHASES_MAX) + STATE_CODEC_RULE_SIZE * STATE_RULE_SLOTS;
+                        4 * (MAX_LEN + STATE_PURCHASES_MAX) + STATE_CODEC_RULE_SIZE * STATE_RULE_SLOTS +
+                        4 + EMBEDDING_DIM;
     unsigned char *values = malloc(n * record_max);
     size_t *lengths = malloc(n * sizeof(*lengths));
     assert_non_null(values);
@@ -201,6 +212,10 @@ static void test_restore_speed(void **state)
     assert_int_equal(tokens[MAX_LEN - 1], (int32_t)(last + MAX_LEN - 1));
     assert_true(state_user_has_purchased(user, (int32_t)last + 3));
     assert_non_null(state_user_find_rule(user, 1));
+    struct state_user *original = state_store_find(source, id, format_id(id, last));
+    assert_non_null(original);
+    assert_memory_equal(state_store_embedding(target, user), state_store_embedding(source, original),
+                        sizeof(struct state_embedding) + EMBEDDING_DIM);
 
     /* One expiry pass over every user, drained 256 at a time as a batch
      * would. The older half is idle. */

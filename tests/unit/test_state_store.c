@@ -430,12 +430,71 @@ static void test_options_rejected(void **state)
     assert_non_null(strstr(error, "max_len 0"));
     options.max_len = STATE_MAX_LEN_LIMIT + 1;
     assert_null(state_store_new(&options, error));
+
+    state_store_options_defaults(&options);
+    assert_int_equal(options.embedding_dim, 0);
+    options.embedding_dim = -1;
+    assert_null(state_store_new(&options, error));
+    assert_non_null(strstr(error, "embedding_dim -1"));
+    options.embedding_dim = STATE_EMBEDDING_DIM_MAX + 1;
+    assert_null(state_store_new(&options, error));
+    assert_non_null(strstr(error, "embedding_dim 4097"));
+}
+
+/* A store that keeps embeddings grows each record by the slot, a new user
+ * has no vector, and a store without embeddings has no slot. */
+static void test_embedding_slot(void **state)
+{
+    (void)state;
+    struct state_store_options options;
+    struct state_store_stats plain_stats, stats;
+    char error[STATE_ERROR_SIZE];
+    int created;
+
+    state_store_options_defaults(&options);
+    struct state_store *plain = state_store_new(&options, error);
+    assert_non_null(plain);
+    options.embedding_dim = 64;
+    struct state_store *store = state_store_new(&options, error);
+    assert_non_null(store);
+
+    state_store_get_stats(plain, &plain_stats);
+    state_store_get_stats(store, &stats);
+    assert_int_equal(state_store_embedding_dim(plain), 0);
+    assert_int_equal(state_store_embedding_dim(store), 64);
+    /* 4 bytes of scale and 64 values, rounded up to 8. */
+    assert_int_equal(stats.record_bytes, (plain_stats.record_bytes + 4 + 64 + 7) & ~(size_t)7);
+
+    struct state_user *without = state_store_upsert(plain, "u", 1, 0, &created, error);
+    assert_non_null(without);
+    assert_null(state_store_embedding(plain, without));
+
+    struct state_user *user = state_store_upsert(store, "u", 1, 0, &created, error);
+    assert_non_null(user);
+    struct state_embedding *slot = state_store_embedding(store, user);
+    assert_non_null(slot);
+    assert_true(slot->scale == 0.0f);
+    /* The slot lies inside the record, after the token ring. */
+    assert_true((unsigned char *)slot >= (unsigned char *)&user->tokens[state_store_max_len(store)]);
+    assert_true((unsigned char *)&slot->values[64] <= (unsigned char *)user + stats.record_bytes);
+
+    /* A reused record starts without a vector again. */
+    slot->scale = 1.0f;
+    slot->values[63] = 5;
+    assert_int_equal(state_store_remove(store, "u", 1), 1);
+    user = state_store_upsert(store, "v", 1, 0, &created, error);
+    assert_non_null(user);
+    assert_true(state_store_embedding(store, user)->scale == 0.0f);
+    assert_int_equal(state_store_embedding(store, user)->values[63], 0);
+    state_store_free(plain);
+    state_store_free(store);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_wraps_oldest_first),
+        cmocka_unit_test(test_embedding_slot),
         cmocka_unit_test(test_ring_many_wraps),
         cmocka_unit_test(test_purchases_dedupe_and_bound),
         cmocka_unit_test(test_rule_slots_replace_oldest),
