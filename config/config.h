@@ -58,6 +58,7 @@ enum config_emit_mode {
     CONFIG_EMIT_EVERY_UPDATE = 0, /* one UserIntent per processed user per batch */
     CONFIG_EMIT_ON_CHANGE = 1,    /* only when propensity or top categories changed by min_change */
     CONFIG_EMIT_INTERVAL = 2,     /* at most one per user per intents.interval_ms */
+    CONFIG_EMIT_ON_MOVE = 3,      /* only when the embedding moved more than min_move from the last one sent */
 };
 
 enum config_consent_default {
@@ -176,6 +177,7 @@ struct intentd_config {
     struct {
         enum config_emit_mode emit;
         double min_change;     /* on_change: smallest propensity change that emits, 0..1 */
+        double min_move;       /* on_move: cosine distance to the last emitted embedding that must be exceeded, 0..2 */
         int64_t interval_ms;   /* interval: time between two intents of one user */
         int top_k;             /* categories and items listed per intent */
     } intents;

@@ -159,7 +159,7 @@ static const char *const guarantee_names[] = {"exactly_once", "at_least_once", N
 static const char *const source_names[] = {"local", "registry", NULL};
 static const char *const format_names[] = {"avro", "json", NULL};
 static const char *const timestamp_unit_names[] = {"ms", "s", NULL};
-static const char *const emit_names[] = {"every_update", "on_change", "interval", NULL};
+static const char *const emit_names[] = {"every_update", "on_change", "interval", "on_move", NULL};
 static const char *const consent_names[] = {"deny", "grant", NULL};
 
 static const struct cfg_field kafka_fields[] = {
@@ -239,6 +239,7 @@ static const struct cfg_field state_fields[] = {
 static const struct cfg_field intents_fields[] = {
     ENUM("emit", intents.emit, "on_change", emit_names),
     NUM("min_change", CFG_DOUBLE, intents.min_change, "0.05", 0, 1),
+    NUM("min_move", CFG_DOUBLE, intents.min_move, "0.05", 0, 2),
     NUM("interval", CFG_DURATION, intents.interval_ms, "5m", SECOND_MS, DAY_MS),
     NUM("top_k", CFG_INT, intents.top_k, "5", 1, 100),
 };
@@ -290,5 +291,6 @@ const struct cfg_table cfg_root_table = TABLE(root_fields);
 
 const char *config_emit_name(enum config_emit_mode mode)
 {
-    return (unsigned)mode < 3 ? emit_names[mode] : "unknown";
+    size_t count = sizeof emit_names / sizeof emit_names[0] - 1; /* without the NULL */
+    return (size_t)mode < count ? emit_names[mode] : "unknown";
 }

@@ -77,6 +77,9 @@ static int open_state(struct app *app, char *error)
     state_store_options_defaults(&options);
     options.max_len = app->cfg->state.max_len;
     options.memory_budget = (size_t)app->cfg->state.memory_budget_mb << 20;
+    /* Only on_move compares embeddings, so the other policies keep none and pay nothing. */
+    if (app->cfg->intents.emit == CONFIG_EMIT_ON_MOVE)
+        options.embedding_dim = app->bundle->model.config.d_model;
     app->store = state_store_new(&options, message);
     if (!app->store) {
         snprintf(error, APP_ERROR_SIZE, "creating the user state store failed: %s", message);

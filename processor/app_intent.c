@@ -14,6 +14,7 @@
 #include "app.h"
 #include "intent_cache.h"
 #include "intent_chunk.h"
+#include "intent_emit.h"
 #include "intent_pool.h"
 #include "kernels.h"
 #include "log.h"
@@ -73,23 +74,6 @@ static int top_known(const struct tokenizer *tok, const float *probs, float lse,
     return count;
 }
 
-/* Decides whether the user's intent goes out under intents.emit. */
-static int should_emit(const struct app *app, const struct state_user *user, const struct app_touch *touch,
-                       float propensity, int32_t top_category)
-{
-    const struct intentd_config *cfg = app->cfg;
-
-    switch (cfg->intents.emit) {
-    case CONFIG_EMIT_ON_CHANGE:
-        return user->last_intent_ms == 0 || fabsf(propensity - user->last_propensity) >= cfg->intents.min_change ||
-               top_category != user->last_top_category;
-    case CONFIG_EMIT_INTERVAL:
-        return user->last_intent_ms == 0 || touch->event_ms - user->last_intent_ms >= cfg->intents.interval_ms;
-    default:
-        return 1;
-    }
-}
-
 static int top_k_setting(const struct app *app)
 {
     return app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
@@ -109,12 +93,18 @@ static void judge_intent(struct app *app, struct app_touch *touch, const struct 
                                       tok->layout.category_bucket_begin - tok->layout.category_begin,
                                       tok->layout.category_begin, top_k_setting(app), out->top_categories,
                                       &best_category);
-    float propensity = b->propensity[row];
+    struct intent_emit_candidate candidate = {
+        .event_ms = touch->event_ms,
+        .propensity = b->propensity[row],
+        .top_category = best_category,
+        .embedding = b->pooled + (size_t)row * c->d_model,
+        .d_model = c->d_model,
+    };
 
     touch->encoded = 1;
-    touch->propensity = propensity;
+    touch->propensity = candidate.propensity;
     touch->top_category = best_category;
-    out->emit = should_emit(app, touch->user, touch, propensity, best_category);
+    out->emit = intent_emit_decide(app->cfg, app->store, touch->user, &candidate);
 }
 
 /* Writes the intent of a row judge_intent let through. item_row indexes
@@ -174,9 +164,14 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     if (result != 0)
         return -1;
 
-    user->last_intent_ms = intent.updated_at_ms;
-    user->last_propensity = propensity;
-    user->last_top_category = best_category;
+    struct intent_emit_candidate sent = {
+        .event_ms = intent.updated_at_ms,
+        .propensity = propensity,
+        .top_category = best_category,
+        .embedding = intent.embedding,
+        .d_model = c->d_model,
+    };
+    intent_emit_remember(app->store, user, &sent);
     app->counters.intents++;
     if (touch->event_ms > 0)
         app_histogram_observe(&app->counters.end_to_end_seconds, app_latency_bounds,

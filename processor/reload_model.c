@@ -106,6 +106,11 @@ enum reload_status reload_model_poll(struct reload_watch *watch, struct app *app
     app->bundle = next;
     app->model_generation++;
     log_info("model reloaded path=%s old_version=%s version=%s", watch->path, old->version, next->version);
+    int kept_dim = state_store_embedding_dim(app->store);
+    if (kept_dim > 0 && kept_dim != next->model.config.d_model)
+        log_warn("the reloaded model has d_model=%d but the state store keeps %d-component embeddings, so "
+                 "intents.emit on_move sends every intent until intentd is restarted", next->model.config.d_model,
+                 kept_dim);
     model_bundle_free(old);
     free(old);
     return RELOAD_SWAPPED;

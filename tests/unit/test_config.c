@@ -271,7 +271,8 @@ static void wrong_types_rejected(void **state)
     EXPECT_ERROR("intents:\n  min_change: 0x10\n", "intents.min_change: expected a number, got \"0x10\"");
     EXPECT_ERROR("offers:\n  enabled: yes\n", "offers.enabled: expected true or false, got \"yes\"");
     EXPECT_ERROR("intents:\n  emit: sometimes\n",
-                 "intents.emit: expected one of every_update, on_change, interval; got \"sometimes\"");
+                 "intents.emit: expected one of every_update, on_change, interval, on_move; got \"sometimes\"");
+    EXPECT_ERROR("intents:\n  min_move: far\n", "test.yaml:2:13: intents.min_move: expected a number, got \"far\"");
     EXPECT_ERROR("triggers: {name: a}\n", "triggers: expected a list of rules");
     EXPECT_ERROR("- a\n- b\n", "expected a mapping of sections");
     EXPECT_ERROR("kafka:\n  properties: [a]\n", "kafka.properties: expected a mapping of librdkafka properties");
@@ -307,6 +308,30 @@ static void out_of_range_rejected(void **state)
     EXPECT_ERROR("state:\n  idle_expiry: 10s\n",
                  "state.idle_expiry: 10s is out of range; expected a duration from 1m to 365d");
     EXPECT_ERROR("schemas:\n  max_text_bytes: 2MiB\n", "schemas.max_text_bytes: 2MiB is out of range");
+    EXPECT_ERROR("intents:\n  emit: on_move\n  min_move: 2.5\n",
+                 "test.yaml:3:13: intents.min_move: 2.5 is out of range; expected 0 to 2");
+    EXPECT_ERROR("intents:\n  min_move: -0.1\n", "intents.min_move: -0.1 is out of range");
+}
+
+static void on_move_accepted(void **state)
+{
+    struct intentd_config cfg;
+    struct config_error err;
+    (void)state;
+
+    assert_int_equal(load("", &cfg, &err), 0);
+    assert_float_equal(cfg.intents.min_move, 0.05, 1e-12);
+    config_free(&cfg);
+
+    assert_int_equal(load("intents:\n  emit: on_move\n  min_move: 0.2\n", &cfg, &err), 0);
+    assert_int_equal(cfg.intents.emit, CONFIG_EMIT_ON_MOVE);
+    assert_float_equal(cfg.intents.min_move, 0.2, 1e-12);
+    assert_string_equal(config_emit_name(cfg.intents.emit), "on_move");
+    config_free(&cfg);
+
+    assert_int_equal(load("intents:\n  emit: on_move\n  min_move: 2\n", &cfg, &err), 0);
+    assert_float_equal(cfg.intents.min_move, 2.0, 1e-12);
+    config_free(&cfg);
 }
 
 static void errors_are_collected(void **state)
@@ -364,6 +389,7 @@ int main(void)
         cmocka_unit_test(non_scalar_key_rejected),
         cmocka_unit_test(long_key_rejected),
         cmocka_unit_test(out_of_range_rejected),
+        cmocka_unit_test(on_move_accepted),
         cmocka_unit_test(errors_are_collected),
         cmocka_unit_test(many_errors_fit_buffer),
     };
