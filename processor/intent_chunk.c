@@ -1,6 +1,5 @@
 #include "intent_chunk.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,23 +61,6 @@ int intent_buffers_fit(struct intent_buffers *b, const struct model_config *c, i
         return -1;
     }
     return 0;
-}
-
-/* Converts logits[n] to probabilities in place (max subtracted first). */
-static void softmax(float *x, int n)
-{
-    if (n <= 0)
-        return;
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        max = x[i] > max ? x[i] : max;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++)
-        x[i] = (float)(x[i] / sum);
 }
 
 /* Encodes row r through its key/value cache: the new tokens only when the
@@ -188,7 +170,7 @@ int intent_encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
     for (int r = 0; r < rows; r++) {
         b->lse_categories[r] =
             c->n_categories > 0 ? model_logsumexp(b->categories + (size_t)r * c->n_categories, c->n_categories) : 0.0f;
-        softmax(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments);
+        model_softmax_row(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments, c->n_sentiments);
     }
     return 0;
 }
