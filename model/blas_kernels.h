@@ -9,7 +9,7 @@
  * OpenBLAS 0.3.21 (Debian 12) does not know newer CPUs such as a Xeon
  * reported as "Intel(R) Xeon(R) Processor" with AVX-512 FP16, and falls back
  * to its Prescott (SSE3) kernels. On such a 2-core KVM guest `intentd run`
- * needed 2.2 times the CPU per event that way (tests/bench/RESULTS.md,
+ * needed 1.9 to 2.2 times the CPU per event that way (tests/bench/RESULTS.md,
  * "OpenBLAS kernels"). The table is read only at load time, so the only remedy is the
  * OPENBLAS_CORETYPE environment variable, set before the program starts.
  */
