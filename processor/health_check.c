@@ -17,9 +17,15 @@ int health_ready(const struct metrics_snapshot *snapshot, char *reason, size_t s
                  snapshot->loop.restoring_tasks, snapshot->loop.restoring_tasks + snapshot->loop.active_tasks);
         return 0;
     }
-    if (snapshot->loop.active_tasks == 0) {
+    if (snapshot->loop.active_tasks == 0 && snapshot->loop.assignments == 0) {
         snprintf(reason, size, "no partitions assigned yet");
         return 0;
+    }
+    if (snapshot->loop.active_tasks == 0) {
+        /* A standby member (more members than partitions) is healthy and
+         * takes partitions over in the next rebalance. */
+        snprintf(reason, size, "ready: in the group with no partitions assigned (more members than partitions)");
+        return 1;
     }
     snprintf(reason, size, "ready");
     return 1;

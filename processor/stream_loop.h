@@ -116,6 +116,7 @@ struct stream_loop_stats {
     int64_t batches;
     int64_t transactions_committed;
     int64_t transactions_aborted;
+    int64_t assignments; /* rebalance assignments received, empty ones included */
     int active_tasks;
     int restoring_tasks;
 };

@@ -115,6 +115,12 @@ static void on_assign(struct stream_loop *loop, rd_kafka_t *rk, rd_kafka_topic_p
         return;
     }
     assign_companions(loop, partitions);
+    loop->stats.assignments++;
+    /* Cooperative rebalancing hands every member a delta, often empty: only
+     * a member that owns nothing afterwards is a standby. */
+    if (partitions->cnt == 0 && loop->tasks.count == 0)
+        log_info("no partitions assigned topic=%s: this member stands by (normal while a rebalance moves "
+                 "partitions, and for good when members outnumber partitions)", loop->options.driver_topic);
 
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t p = partitions->elems[i].partition;

@@ -7,7 +7,9 @@
  *     200, and at its first 200 every changelog record has been restored;
  *   - consumer lag per clickstream partition is reported and reaches 0;
  *   - a Kafka password from ${ENV} and a registry password written in the
- *     config appear in no log line, metric or check-config output.
+ *     config appear in no log line, metric or check-config output;
+ *   - with more group members than partitions, the member left without
+ *     partitions is ready too, so it does not hold up a rollout.
  */
 #include "harness.h"
 
@@ -263,10 +265,63 @@ static void metrics_readiness_and_secrets(void **state)
     harness_free(&h);
 }
 
+#define MEMBERS (HARNESS_PARTITIONS + 1)
+
+/* Starts MEMBERS processes in one group. /readyz must return 200 on every
+ * one, and exactly one of them must own no partition. */
+static void standby_member_ready(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, "ops-standby", NULL);
+    char *body = malloc(BODY_SIZE);
+    char base_config[512], config[MEMBERS][512], name[MEMBERS][32], txn[32];
+    pid_t pid[MEMBERS];
+    snprintf(base_config, sizeof base_config, "%s", h.config_path);
+
+    for (int m = 0; m < MEMBERS; m++) {
+        snprintf(config[m], sizeof config[m], "%s/member-%d.yaml", h.dir, m);
+        snprintf(name[m], sizeof name[m], "member-%d", m);
+        snprintf(txn, sizeof txn, "txn-member-%d", m);
+        snprintf(h.config_path, sizeof h.config_path, "%s", config[m]);
+        harness_write_config(&h, txn, NULL);
+        ops_enable_metrics(config[m], ops_port(m));
+    }
+    snprintf(h.config_path, sizeof h.config_path, "%s", base_config);
+    for (int m = 0; m < MEMBERS; m++)
+        pid[m] = harness_start(&h, config[m], name[m]);
+
+    /* Until every member is ready and the partitions are spread over them. */
+    int ready = 0, active_total = 0, standby = 0;
+    for (int i = 0; i < 1200 && !(ready == MEMBERS && active_total == HARNESS_PARTITIONS); i++) {
+        ready = active_total = standby = 0;
+        for (int m = 0; m < MEMBERS; m++) {
+            harness_assert_running(&h, pid[m], name[m]);
+            if (ops_http_get(ops_port(m), "/readyz", body, BODY_SIZE) != 200)
+                continue;
+            ready++;
+            standby += strstr(body, "no partitions assigned") != NULL;
+            assert_int_equal(ops_http_get(ops_port(m), "/metrics", body, BODY_SIZE), 200);
+            active_total += (int)ops_sample(body, "intentd_tasks{state=\"active\"}");
+        }
+        usleep(100000);
+    }
+    printf("members ready %d of %d, standby %d, active tasks %d\n", ready, MEMBERS, standby, active_total);
+    assert_int_equal(ready, MEMBERS);
+    assert_int_equal(active_total, HARNESS_PARTITIONS);
+    assert_int_equal(standby, 1);
+
+    for (int m = 0; m < MEMBERS; m++)
+        assert_int_equal(harness_stop(pid[m], 60), 0);
+    free(body);
+    harness_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metrics_readiness_and_secrets),
+        cmocka_unit_test(standby_member_ready),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,6 +200,25 @@ static void test_ready_only_when_every_task_restored(void **state)
     free(s);
 }
 
+static void test_standby_member_ready(void **state)
+{
+    (void)state;
+    struct metrics_snapshot *s = new_snapshot();
+    char reason[128];
+
+    /* In the group with an empty assignment: more members than partitions. */
+    s->published = 1;
+    s->loop.assignments = 1;
+    assert_int_equal(health_ready(s, reason, sizeof reason), 1);
+    assert_non_null(strstr(reason, "no partitions assigned"));
+
+    /* Partitions that arrive later still gate readiness on their restore. */
+    s->loop.restoring_tasks = 1;
+    assert_int_equal(health_ready(s, reason, sizeof reason), 0);
+    assert_non_null(strstr(reason, "restoring"));
+    free(s);
+}
+
 /* GETs path from 127.0.0.1:port; returns the status code, the body in body. */
 static int http_get(int port, const char *path, char *body, size_t size)
 {
@@ -274,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_histogram_buckets_are_cumulative),
         cmocka_unit_test(test_label_values_are_escaped),
         cmocka_unit_test(test_ready_only_when_every_task_restored),
+        cmocka_unit_test(test_standby_member_ready),
         cmocka_unit_test(test_server_routes),
         cmocka_unit_test(test_server_rejects_a_bad_address),
     };
