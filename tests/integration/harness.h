@@ -577,6 +577,53 @@ static inline void harness_read_topic(const char *topic, struct harness_records 
     rd_kafka_destroy(rk);
 }
 
+/* Reads partition 0 of a stream-loop test's output topic with read_committed
+ * until its end. Each value, after header_bytes of framing, is "d<index>" for
+ * a driver record or "c<index>" for a companion record; counts them into
+ * driver_seen[index] and companion_seen[index]. Returns the record count. */
+static inline int harness_count_output(const char *topic, size_t header_bytes, int *driver_seen, int *companion_seen)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = harness_conf();
+    harness_conf_set(conf, "group.id", "verify");
+    harness_conf_set(conf, "isolation.level", "read_committed");
+    harness_conf_set(conf, "enable.partition.eof", "true");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(rk);
+    rd_kafka_poll_set_consumer(rk);
+
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(list);
+
+    int total = 0;
+    time_t started = time(NULL);
+    while (time(NULL) - started < 60) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        assert_int_equal(m->err, RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_true(m->len >= header_bytes);
+        char value[32];
+        snprintf(value, sizeof value, "%.*s", (int)(m->len - header_bytes), (const char *)m->payload + header_bytes);
+        int index = atoi(value + 1);
+        if (value[0] == 'd')
+            driver_seen[index]++;
+        else
+            companion_seen[index]++;
+        total++;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return total;
+}
+
 /* Value of header name as a NUL-terminated copy in out, or "" when absent. */
 static inline const char *harness_header(const struct harness_record *r, const char *name, char *out, size_t size)
 {

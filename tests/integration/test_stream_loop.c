@@ -181,49 +181,6 @@ static void run_job(struct copy_job *job, const char *group, const char *txn_id,
     job->loop = NULL;
 }
 
-/* Reads the output topic with read_committed and counts each value. */
-static int read_output(const char *topic, int *driver_seen, int *companion_seen)
-{
-    char errstr[256];
-    rd_kafka_conf_t *conf = harness_conf();
-    harness_conf_set(conf, "group.id", "verify");
-    harness_conf_set(conf, "isolation.level", "read_committed");
-    harness_conf_set(conf, "enable.partition.eof", "true");
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(list);
-
-    int total = 0;
-    time_t started = time(NULL);
-    while (time(NULL) - started < 60) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            break;
-        }
-        assert_int_equal(m->err, RD_KAFKA_RESP_ERR_NO_ERROR);
-        char value[32];
-        snprintf(value, sizeof value, "%.*s", (int)m->len, (const char *)m->payload);
-        int index = atoi(value + 1);
-        if (value[0] == 'd')
-            driver_seen[index]++;
-        else
-            companion_seen[index]++;
-        total++;
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return total;
-}
-
 static void loop_exactly_once_with_aborts(void **state)
 {
     (void)state;
@@ -256,7 +213,7 @@ static void loop_exactly_once_with_aborts(void **state)
 
     int *driver_seen = calloc(DRIVER_RECORDS, sizeof(int));
     int *companion_seen = calloc(COMPANION_RECORDS, sizeof(int));
-    int total = read_output(output, driver_seen, companion_seen);
+    int total = harness_count_output(output, 0, driver_seen, companion_seen);
     assert_int_equal(total, DRIVER_RECORDS + COMPANION_RECORDS);
     for (int i = 0; i < DRIVER_RECORDS; i++)
         assert_int_equal(driver_seen[i], 1);
