@@ -5,7 +5,7 @@
 # See deploy/QUICKSTART.md.
 #
 # usage: deploy/quickstart.sh [--port N] [--dir DIR] [--slice N] [--language en|zh]
-#                             [--timeout SECONDS] [--keep-running]
+#                             [--timeout SECONDS] [--metrics-port N] [--keep-running]
 #        deploy/quickstart.sh stop [--dir DIR]
 #
 # Exit status: 0 on success, 1 on a failed step, 2 on a usage error.
@@ -19,7 +19,7 @@ config="config/quickstart.yaml"
 usage() {
   cat <<EOF
 usage: deploy/quickstart.sh [--port N] [--dir DIR] [--slice N] [--language en|zh]
-                            [--timeout SECONDS] [--keep-running]
+                            [--timeout SECONDS] [--metrics-port N] [--keep-running]
        deploy/quickstart.sh stop [--dir DIR]
 
 Installs the Debian packages, builds intentd (Release, in build/release),
@@ -36,6 +36,7 @@ start in DIR is deleted, so the numbers are those of this run.
   --slice N          replay only the first N events in event-time order (default: all)
   --language en|zh   language of the offer messages (default zh)
   --timeout SECONDS  how long to wait for intentd to consume everything (default 900)
+  --metrics-port N   serve /metrics, /healthz and /readyz on 127.0.0.1:N (default: off)
   --keep-running     leave intentd and the broker running at the end
   stop               stop the intentd and the broker of DIR
 
@@ -61,6 +62,7 @@ slice=""
 language=zh
 timeout_s=900
 keep_running=0
+metrics_port=""
 need_value() { [ $# -ge 2 ] || { echo "quickstart: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
     --slice) need_value "$@"; slice=$2; shift 2 ;;
     --language) need_value "$@"; language=$2; shift 2 ;;
     --timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
+    --metrics-port) need_value "$@"; metrics_port=$2; shift 2 ;;
     --keep-running) keep_running=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "quickstart: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -79,6 +82,8 @@ done
 [ -z "$slice" ] || { [[ "$slice" =~ ^[0-9]+$ ]] && [ "$slice" -gt 0 ]; } ||
   { echo "quickstart: invalid --slice '$slice': expected a number of events > 0" >&2; exit 2; }
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || { echo "quickstart: invalid --timeout '$timeout_s': expected whole seconds" >&2; exit 2; }
+[ -z "$metrics_port" ] || { [[ "$metrics_port" =~ ^[0-9]+$ ]] && [ "$metrics_port" -ge 1 ] && [ "$metrics_port" -le 65535 ]; } ||
+  { echo "quickstart: invalid --metrics-port '$metrics_port': expected 1..65535" >&2; exit 2; }
 case "$language" in en|zh) ;; *) echo "quickstart: invalid --language '$language': expected en or zh" >&2; exit 2 ;; esac
 export INTENTD_QUICKSTART_LANGUAGE=$language
 
@@ -185,9 +190,14 @@ step "creating the topics of $config"
   die "intentd topics create failed"
 
 step "starting intentd run in the background (log: $dir/intentd.log)"
-setsid "$intentd" run --config "$config" --bootstrap "$bootstrap" </dev/null >"$dir/intentd.log" 2>&1 &
+metrics_args=()
+[ -z "$metrics_port" ] || metrics_args=(--metrics-port "$metrics_port")
+setsid "$intentd" run --config "$config" --bootstrap "$bootstrap" "${metrics_args[@]}" </dev/null \
+  >"$dir/intentd.log" 2>&1 &
 echo $! >"$pid_file"
 say "intentd is running (pid $(cat "$pid_file"))"
+[ -z "$metrics_port" ] ||
+  say "metrics: http://127.0.0.1:$metrics_port/metrics, health: /healthz and /readyz on the same port"
 
 step "replaying the Taobao sample and the Chinese reviews${slice:+ (first $slice events)}"
 say "NOTE: the reviews have no user ids. Each review is linked to a user, an item and a time"

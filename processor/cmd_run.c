@@ -45,7 +45,7 @@ static void on_reload_signal(int signo)
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "usage: intentd run --config FILE [--model PATH] [--bootstrap HOST:PORT]\n\n"
+            "usage: intentd run --config FILE [--model PATH] [--bootstrap HOST:PORT] [--metrics-port PORT]\n\n"
             "Consumes the clickstream and reviews topics, keeps each user's token sequence,\n"
             "writes user intents and offers, and commits each batch in one Kafka transaction.\n"
             "SIGTERM or SIGINT finishes the current batch, commits it and exits. SIGHUP, or a\n"
@@ -54,6 +54,8 @@ static void print_help(FILE *out)
             "  --model PATH           safetensors model; overrides model.path\n"
             "  --bootstrap HOST:PORT  Kafka bootstrap servers; overrides kafka.bootstrap_servers\n"
             "  --log-level LEVEL      debug, info, warn or error; overrides log.level\n"
+            "  --metrics-port PORT    port of the metrics and health endpoint, 0 to turn it off;\n"
+            "                         overrides metrics.port\n"
             "  --allow-tokenizer-change\n"
             "                         accept a reloaded model whose tokenizer differs from the\n"
             "                         running one (users' stored tokens are then misread)\n");
@@ -64,20 +66,36 @@ struct run_options {
     const char *model_path;
     const char *bootstrap;
     const char *log_level;
+    int metrics_port; /* -1 when not given */
     int allow_tokenizer_change;
 };
+
+static int parse_port(const char *text, int *port)
+{
+    char *end;
+    long value = strtol(text, &end, 10);
+
+    if (end == text || *end != '\0' || value < 0 || value > 65535) {
+        fprintf(stderr, "intentd run: invalid --metrics-port '%s': expected 0 (off) to 65535\n", text);
+        return -1;
+    }
+    *port = (int)value;
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, struct run_options *options)
 {
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
         {"bootstrap", required_argument, NULL, 'b'}, {"log-level", required_argument, NULL, 'l'},
-        {"allow-tokenizer-change", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"allow-tokenizer-change", no_argument, NULL, 't'}, {"metrics-port", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
 
     memset(options, 0, sizeof *options);
+    options->metrics_port = -1;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:m:b:l:h", long_options, NULL)) != -1) {
         switch (opt) {
@@ -86,6 +104,10 @@ static int parse_options(int argc, char **argv, struct run_options *options)
         case 'b': options->bootstrap = optarg; break;
         case 'l': options->log_level = optarg; break;
         case 't': options->allow_tokenizer_change = 1; break;
+        case 'p':
+            if (parse_port(optarg, &options->metrics_port) != 0)
+                return -1;
+            break;
         case 'h': print_help(stdout); return 1;
         default: print_help(stderr); return -1;
         }
@@ -463,6 +485,8 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    if (options.metrics_port >= 0)
+        cfg.metrics.port = options.metrics_port;
 
     enum log_level level;
     const char *level_text = options.log_level ? options.log_level : cfg.log.level;
