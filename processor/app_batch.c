@@ -44,7 +44,11 @@ int app_on_batch_end(void *ctx)
         log_error("batch failed, aborting it: %s", app->error);
         return -1;
     }
-    app_histogram_observe(&app->counters.batch_records, app_batch_size_bounds, (double)app->n_touches);
+    uint64_t records = 0;
+    for (int input = 0; input < 3; input++)
+        records += app->counters.records[input] - app->committed_counters.records[input];
+    app_histogram_observe(&app->counters.batch_records, app_batch_size_bounds, (double)records);
+    app_histogram_observe(&app->counters.batch_users, app_batch_size_bounds, (double)app->n_touches);
     return 0;
 }
 

@@ -25,7 +25,7 @@ struct app_histogram {
 };
 
 extern const double app_latency_bounds[APP_LATENCY_BUCKETS]; /* seconds */
-extern const double app_batch_size_bounds[APP_LATENCY_BUCKETS]; /* records */
+extern const double app_batch_size_bounds[APP_LATENCY_BUCKETS]; /* records or users */
 
 struct app_counters {
     uint64_t records[3];          /* by enum app_input */
@@ -43,7 +43,8 @@ struct app_counters {
     uint64_t aborted_batches;
     uint64_t restored_users;
     double restore_seconds;
-    struct app_histogram batch_records;
+    struct app_histogram batch_records;  /* input records per committed batch */
+    struct app_histogram batch_users;    /* users updated per committed batch */
     struct app_histogram model_seconds;
     struct app_histogram end_to_end_seconds; /* event time to intent produce */
 };

@@ -116,7 +116,9 @@ static void render_outputs(struct text *t, const struct metrics_snapshot *s)
             text_printf(t, "intentd_offers_total{rule=\"%s\",outcome=\"%s\"} %llu\n", label, offer_outcome_name(o),
                         (unsigned long long)s->counters.offers[r][o]);
     }
-    histogram(t, "intentd_batch_size_records", "Users encoded per committed batch.", &s->counters.batch_records,
+    histogram(t, "intentd_batch_size_records", "Input records per committed batch.", &s->counters.batch_records,
+              app_batch_size_bounds);
+    histogram(t, "intentd_batch_size_users", "Users updated per committed batch.", &s->counters.batch_users,
               app_batch_size_bounds);
     histogram(t, "intentd_model_latency_seconds", "Time of one batched model inference.", &s->counters.model_seconds,
               app_latency_bounds);
