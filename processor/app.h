@@ -118,7 +118,7 @@ int app_on_batch_end(void *ctx);                                     /* app_batc
 void app_on_commit(void *ctx);                                       /* app_batch.c */
 void app_on_abort(void *ctx);                                        /* app_batch.c */
 void app_on_restore_record(void *ctx, const rd_kafka_message_t *rec); /* app_changelog.c */
-void app_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds); /* app_changelog.c */
+void app_on_task_ready(void *ctx, int32_t partition, int64_t records, double seconds); /* app_changelog.c */
 void app_on_task_revoked(void *ctx, int32_t partition);              /* app_changelog.c */
 void app_on_idle(void *ctx);                                         /* app.c */
 

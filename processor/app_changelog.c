@@ -54,10 +54,15 @@ void app_on_restore_record(void *ctx, const rd_kafka_message_t *record)
                  (long long)record->offset, error);
 }
 
-void app_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds)
+void app_on_task_ready(void *ctx, int32_t partition, int64_t records, double seconds)
 {
     struct app *app = ctx;
 
+    /* A changelog not yet compacted holds several records per user and
+     * tombstones, so the users are counted in the store. */
+    size_t users = state_store_partition_users(app->store, partition);
+    log_info("partition state restored partition=%d users=%zu records=%lld seconds=%.3f", (int)partition, users,
+             (long long)records, seconds);
     app->counters.restored_users += (uint64_t)users;
     app->counters.restore_seconds += seconds;
     app_offer_rebuild_timers(app, partition);

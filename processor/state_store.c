@@ -408,6 +408,17 @@ size_t state_store_drop_partition(struct state_store *store, int32_t partition)
     return removed;
 }
 
+size_t state_store_partition_users(const struct state_store *store, int32_t partition)
+{
+    size_t count = 0;
+
+    for (uint32_t slot = 0; slot < store->slots_used; slot++) {
+        const struct state_user *user = user_at(store, slot);
+        count += user->id_len != 0 && user->partition == partition;
+    }
+    return count;
+}
+
 /* ---- token and purchase rings ---- */
 
 void state_store_push_tokens(struct state_store *store, struct state_user *user,

@@ -191,6 +191,9 @@ int state_store_remove(struct state_store *store, const char *id, size_t id_len)
  * it is revoked. No tombstones are due. Returns the number removed. */
 size_t state_store_drop_partition(struct state_store *store, int32_t partition);
 
+/* Number of users of a partition in the store (a scan of every user). */
+size_t state_store_partition_users(const struct state_store *store, int32_t partition);
+
 /* Appends tokens to the user's ring; past max_len the oldest are overwritten. */
 void state_store_push_tokens(struct state_store *store, struct state_user *user,
                              const int32_t *tokens, size_t count);

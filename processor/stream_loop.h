@@ -60,9 +60,10 @@ struct stream_handlers {
     /* One changelog record of a task being restored (NULL value: tombstone). */
     void (*on_restore_record)(void *ctx, const rd_kafka_message_t *record);
 
-    /* Task p became active (restored) or was given up; on revoke the caller
-     * drops the users of partition p. */
-    void (*on_task_ready)(void *ctx, int32_t partition, int64_t users_restored, double seconds);
+    /* Task p became active (restored, from records changelog records, tombstones
+     * included) or was given up; on revoke the caller drops the users of
+     * partition p. */
+    void (*on_task_ready)(void *ctx, int32_t partition, int64_t records, double seconds);
     void (*on_task_revoked)(void *ctx, int32_t partition);
 
     /* Optional: one librdkafka statistics document (JSON, len bytes, valid

@@ -33,10 +33,10 @@ static void activate(struct stream_loop *loop, struct stream_task *task)
 
     task->state = STREAM_TASK_ACTIVE;
     stream_loop_pause_task(loop, task->partition, 0);
-    log_info("task restored partition=%d users_restored=%lld seconds=%.3f", (int)task->partition,
-             (long long)task->users_restored, seconds);
+    log_info("task restored partition=%d records=%lld seconds=%.3f", (int)task->partition,
+             (long long)task->records_restored, seconds);
     if (loop->handlers.on_task_ready)
-        loop->handlers.on_task_ready(loop->handlers.ctx, task->partition, task->users_restored, seconds);
+        loop->handlers.on_task_ready(loop->handlers.ctx, task->partition, task->records_restored, seconds);
 }
 
 void stream_restore_begin(struct stream_loop *loop, int32_t partition)
@@ -120,7 +120,7 @@ void stream_restore_poll(struct stream_loop *loop, int timeout_ms)
                      (int)record->partition);
         } else if (task && task->state == STREAM_TASK_RESTORING) {
             loop->handlers.on_restore_record(loop->handlers.ctx, record);
-            task->users_restored++;
+            task->records_restored++;
         }
         rd_kafka_message_destroy(record);
     }

@@ -31,7 +31,7 @@ struct stream_task *stream_task_add(struct stream_task_set *set, int32_t partiti
     *task = (struct stream_task){
         .partition = partition,
         .state = STREAM_TASK_RESTORING,
-        .users_restored = 0,
+        .records_restored = 0,
         .restore_started = now,
     };
     return task;

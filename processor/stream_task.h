@@ -16,7 +16,7 @@ enum stream_task_state {
 struct stream_task {
     int32_t partition;
     enum stream_task_state state;
-    int64_t users_restored; /* changelog records applied, tombstones included */
+    int64_t records_restored; /* changelog records applied, tombstones included */
     int64_t restore_end;    /* changelog high watermark when the restore began */
     double restore_started; /* monotonic seconds */
 };
