@@ -603,8 +603,8 @@ static int cmd_passthrough(const char *bootstrap, const char *in, const char *ou
     struct copy c = {.out = out, .target = n};
     struct stream_loop_options options = {
         .driver_topic = in,
-        .batch_max_events = 256,
-        .batch_max_wait_ms = 100,
+        .batch_max_events = 10000, /* intentd's batching.max_events and max_wait_ms defaults */
+        .batch_max_wait_ms = 50,
         .transaction_timeout_ms = 30000,
     };
     struct stream_handlers handlers = {
