@@ -90,7 +90,9 @@ size_t state_codec_encoded_size(const struct state_store *store, const struct st
 static void encode_header(const struct state_user *user, size_t embedding_dim, unsigned char *out)
 {
     out[0] = STATE_CODEC_MAGIC;
-    out[1] = STATE_CODEC_VERSION;
+    /* Without an embedding the record is a valid version 1 record, which
+     * an older build can still read during a rolling upgrade or rollback. */
+    out[1] = embedding_dim > 0 ? STATE_CODEC_VERSION : 1;
     out[2] = user->consent;
     out[3] = (unsigned char)user->sentiment;
     put_u64(out + 4, (uint64_t)user->last_event_ms);

@@ -11,8 +11,9 @@
  *
  *    byte 0         1         2         3
  *       +---------+---------+---------+-----------+
- *     0 |  magic  | version | consent | sentiment |   magic 0xD5, version 2,
- *       |  0xD5   |  0x02   |  uint8  |   int8    |   sentiment -1 = none
+ *     0 |  magic  | version | consent | sentiment |   magic 0xD5, version 2
+ *       |  0xD5   |  0x02   |  uint8  |   int8    |   (1 without embedding),
+ *       |         |         |         |           |   sentiment -1 = none
  *       +---------+---------+---------+-----------+
  *     4 | last_event_ms                 int64     |   Unix ms, event time
  *       |                                         |
@@ -64,8 +65,10 @@
  * next intent.
  *
  * Version 1 is the same layout without the embedding: bytes 41 to 43 are 0.
- * This build still reads it, as a record with no embedding, and writes only
- * version 2, which a version 1 build rejects.
+ * This build reads it, as a record with no embedding, and writes it for every
+ * user without a stored embedding, so that a version 1 build keeps reading
+ * the changelog of any policy but on_move. Only records with an embedding
+ * are version 2, and a version 1 build rejects those.
  *
  * The partition is not stored: a record is restored into the partition of the
  * changelog it was read from, which is the user's input partition. The magic

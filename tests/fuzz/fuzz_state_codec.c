@@ -2,9 +2,10 @@
  * libFuzzer target for the changelog record codec (processor/state_codec.c).
  * Each input is restored as a changelog value into a store that keeps 8-component
  * embeddings. A restored user is encoded, and that record must restore and
- * encode to the same bytes again. The first pass may change the bytes: a
- * version 1 record comes back as version 2, missing action kinds as zeros,
- * duplicate purchases once, and an embedding of another embedding_dim is dropped.
+ * encode to the same bytes again. The first pass may change the bytes:
+ * missing action kinds come back as zeros, duplicate purchases once, and an
+ * embedding of another embedding_dim is dropped (its record then becomes
+ * version 1).
  */
 #include <stdint.h>
 #include <stdio.h>
