@@ -28,8 +28,7 @@ const char *model_blas_preferred_kernels(void)
     return NULL;
 }
 
-/* Kernel sets that use no AVX at all: the fallbacks of an unknown CPU. */
-static int is_generic(const char *kernels)
+int model_blas_is_generic(const char *kernels)
 {
     static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
                                           "Coppermine", "Northwood", "Banias", NULL};
@@ -46,7 +45,7 @@ void model_blas_select_kernels(char **argv, char *note, size_t note_size)
     const char *preferred = model_blas_preferred_kernels();
 
     note[0] = '\0';
-    if (getenv("OPENBLAS_CORETYPE") || !preferred || !is_generic(loaded))
+    if (getenv("OPENBLAS_CORETYPE") || !preferred || !model_blas_is_generic(loaded))
         return;
 
     if (setenv("OPENBLAS_CORETYPE", preferred, 1) != 0) {

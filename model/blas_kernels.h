@@ -26,9 +26,14 @@ const char *model_blas_preferred_kernels(void);
  * OPENBLAS_CORETYPE set to the preferred kernels when OpenBLAS fell back to
  * generic kernels that this CPU can beat. Does nothing when
  * OPENBLAS_CORETYPE is already set, so an operator's choice wins and a
- * restart happens at most once. Call it first in main, before threads or
- * open files exist. Returns only when no restart was needed or the exec
- * failed; then note (note_size bytes) says why, or is empty. */
+ * restart happens at most once. Call it first in main, before the program
+ * starts threads or opens files (OpenBLAS's own thread pool already runs
+ * and ends with the exec). Returns only when no restart was needed or the
+ * exec failed; then note (note_size bytes) says why, or is empty. */
 void model_blas_select_kernels(char **argv, char *note, size_t note_size);
+
+/* 1 if kernels (case-insensitive) names an OpenBLAS kernel set without AVX,
+ * the fallbacks of an unknown x86 CPU, else 0. */
+int model_blas_is_generic(const char *kernels);
 
 #endif

@@ -45,7 +45,7 @@ int app_on_batch_end(void *ctx)
         return -1;
     }
     uint64_t records = 0;
-    for (int input = 0; input < 3; input++)
+    for (int input = 0; input < APP_INPUT_COUNT; input++)
         records += app->counters.records[input] - app->committed_counters.records[input];
     app_histogram_observe(&app->counters.batch_records, app_batch_size_bounds, (double)records);
     app_histogram_observe(&app->counters.batch_users, app_batch_size_bounds, (double)app->n_touches);

@@ -268,10 +268,10 @@ static void ops_on_commit(void *ctx)
     ops_publish(ops, 1);
 }
 
-static void ops_on_task_ready(void *ctx, int32_t partition, int64_t users, double seconds)
+static void ops_on_task_ready(void *ctx, int32_t partition, int64_t records, double seconds)
 {
     struct run_ops *ops = ctx;
-    ops->inner.on_task_ready(ops->inner.ctx, partition, users, seconds);
+    ops->inner.on_task_ready(ops->inner.ctx, partition, records, seconds);
     ops_publish(ops, 1);
 }
 

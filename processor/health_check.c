@@ -21,6 +21,10 @@ int health_ready(const struct metrics_snapshot *snapshot, char *reason, size_t s
         snprintf(reason, size, "no partitions assigned yet");
         return 0;
     }
+    if (snapshot->loop.active_tasks == 0 && !snapshot->loop.in_group) {
+        snprintf(reason, size, "not in the consumer group: the assignment was lost or a rebalance is under way");
+        return 0;
+    }
     if (snapshot->loop.active_tasks == 0) {
         /* A standby member (more members than partitions) is healthy and
          * takes partitions over in the next rebalance. */

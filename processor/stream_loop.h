@@ -118,6 +118,7 @@ struct stream_loop_stats {
     int64_t transactions_committed;
     int64_t transactions_aborted;
     int64_t assignments; /* rebalance assignments received, empty ones included */
+    int in_group;        /* 1 from an assignment until a lost assignment or an eager revoke */
     int active_tasks;
     int restoring_tasks;
 };

@@ -116,6 +116,7 @@ static void on_assign(struct stream_loop *loop, rd_kafka_t *rk, rd_kafka_topic_p
     }
     assign_companions(loop, partitions);
     loop->stats.assignments++;
+    loop->stats.in_group = 1;
     /* Cooperative rebalancing hands every member a delta, often empty: only
      * a member that owns nothing afterwards is a standby. */
     if (partitions->cnt == 0 && loop->tasks.count == 0)
@@ -145,6 +146,11 @@ static void on_revoke(struct stream_loop *loop, rd_kafka_t *rk, rd_kafka_topic_p
         else
             stream_loop_commit_batch(loop);
     }
+
+    /* A cooperative revoke leaves the member in the group with what it
+     * keeps; a lost assignment or an eager revoke of everything does not. */
+    if (rd_kafka_assignment_lost(rk) || !is_cooperative(rk))
+        loop->stats.in_group = 0;
 
     unassign_companions(loop, partitions);
     for (int i = 0; i < partitions->cnt; i++) {

@@ -578,10 +578,13 @@ static inline void harness_read_topic(const char *topic, struct harness_records 
 }
 
 /* Reads partition 0 of a stream-loop test's output topic with read_committed
- * until its end. Each value, after header_bytes of framing, is "d<index>" for
- * a driver record or "c<index>" for a companion record; counts them into
- * driver_seen[index] and companion_seen[index]. Returns the record count. */
-static inline int harness_count_output(const char *topic, size_t header_bytes, int *driver_seen, int *companion_seen)
+ * until its end (failing after 60 s without it). Each value, after
+ * header_bytes of framing, is "d<index>" for a driver record (index below
+ * n_driver) or "c<index>" for a companion record (below n_companion); counts
+ * them into driver_seen[index] and companion_seen[index]. Returns the record
+ * count. */
+static inline int harness_count_output(const char *topic, size_t header_bytes, int *driver_seen, int n_driver,
+                                       int *companion_seen, int n_companion)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = harness_conf();
@@ -597,28 +600,35 @@ static inline int harness_count_output(const char *topic, size_t header_bytes, i
     assert_int_equal(rd_kafka_assign(rk, list), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_topic_partition_list_destroy(list);
 
-    int total = 0;
+    int total = 0, at_end = 0;
     time_t started = time(NULL);
-    while (time(NULL) - started < 60) {
+    while (!at_end && time(NULL) - started < 60) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             rd_kafka_message_destroy(m);
-            break;
+            at_end = 1;
+            continue;
         }
         assert_int_equal(m->err, RD_KAFKA_RESP_ERR_NO_ERROR);
         assert_true(m->len >= header_bytes);
         char value[32];
         snprintf(value, sizeof value, "%.*s", (int)(m->len - header_bytes), (const char *)m->payload + header_bytes);
         int index = atoi(value + 1);
-        if (value[0] == 'd')
+        if (value[0] == 'd') {
+            assert_in_range(index, 0, n_driver - 1);
             driver_seen[index]++;
-        else
+        } else {
+            assert_int_equal(value[0], 'c');
+            assert_in_range(index, 0, n_companion - 1);
             companion_seen[index]++;
+        }
         total++;
         rd_kafka_message_destroy(m);
     }
+    if (!at_end)
+        fail_msg("reading %s did not reach its end within 60 s (%d records read)", topic, total);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return total;

@@ -213,7 +213,7 @@ static void loop_exactly_once_with_aborts(void **state)
 
     int *driver_seen = calloc(DRIVER_RECORDS, sizeof(int));
     int *companion_seen = calloc(COMPANION_RECORDS, sizeof(int));
-    int total = harness_count_output(output, 0, driver_seen, companion_seen);
+    int total = harness_count_output(output, 0, driver_seen, DRIVER_RECORDS, companion_seen, COMPANION_RECORDS);
     assert_int_equal(total, DRIVER_RECORDS + COMPANION_RECORDS);
     for (int i = 0; i < DRIVER_RECORDS; i++)
         assert_int_equal(driver_seen[i], 1);

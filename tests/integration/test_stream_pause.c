@@ -277,7 +277,8 @@ static void pauses_keep_exactly_once(void **state)
 
     int *driver_seen = calloc(DRIVER_RECORDS, sizeof(int));
     int *companion_seen = calloc(COMPANION_RECORDS, sizeof(int));
-    int total = harness_count_output(output, CODEC_FRAME_HEADER_SIZE, driver_seen, companion_seen);
+    int total = harness_count_output(output, CODEC_FRAME_HEADER_SIZE, driver_seen, DRIVER_RECORDS, companion_seen,
+                                     COMPANION_RECORDS);
     assert_int_equal(total, DRIVER_RECORDS + COMPANION_RECORDS);
     for (int i = 0; i < DRIVER_RECORDS; i++)
         assert_int_equal(driver_seen[i], 1);

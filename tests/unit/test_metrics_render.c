@@ -209,8 +209,15 @@ static void test_standby_member_ready(void **state)
     /* In the group with an empty assignment: more members than partitions. */
     s->published = 1;
     s->loop.assignments = 1;
+    s->loop.in_group = 1;
     assert_int_equal(health_ready(s, reason, sizeof reason), 1);
     assert_non_null(strstr(reason, "no partitions assigned"));
+
+    /* Out of the group after a lost assignment: not ready until it rejoins. */
+    s->loop.in_group = 0;
+    assert_int_equal(health_ready(s, reason, sizeof reason), 0);
+    assert_non_null(strstr(reason, "not in the consumer group"));
+    s->loop.in_group = 1;
 
     /* Partitions that arrive later still gate readiness on their restore. */
     s->loop.restoring_tasks = 1;
