@@ -487,6 +487,13 @@ int cmd_run(int argc, char **argv)
     }
     if (options.metrics_port >= 0)
         cfg.metrics.port = options.metrics_port;
+    if (cfg.metrics.port > 0 && (!cfg.metrics.bind || !cfg.metrics.bind[0])) {
+        /* config validation checks the bind only when the file sets a port */
+        fprintf(stderr, "intentd run: %s: metrics.bind is empty but --metrics-port %d is given; set metrics.bind "
+                        "(for example 127.0.0.1)\n", options.config_path, cfg.metrics.port);
+        config_free(&cfg);
+        return 2;
+    }
 
     enum log_level level;
     const char *level_text = options.log_level ? options.log_level : cfg.log.level;
