@@ -86,7 +86,38 @@ score_group(const float *panels, int d, int n_items, int first, int last, const 
     for (int r = 0; r < rows; r++)
         block_max[r] = _mm512_set1_ps(-INFINITY);
 
-    for (int p = first; p < last; p++) {
+    /* Two panels at a time: each broadcast of a pooled value then feeds two
+     * FMAs, which keeps the loads below the FMA rate. */
+    int p = first;
+    for (; p + 1 < last; p += 2) {
+        const float *panel = panels + (size_t)p * d * PANEL_ITEMS;
+        __m512 acc0[GROUP_ROWS], acc1[GROUP_ROWS];
+        for (int r = 0; r < rows; r++) {
+            acc0[r] = _mm512_setzero_ps();
+            acc1[r] = _mm512_setzero_ps();
+        }
+
+        for (int k = 0; k < d; k++) {
+            __m512 e0 = _mm512_load_ps(panel + (size_t)k * PANEL_ITEMS);
+            __m512 e1 = _mm512_load_ps(panel + (size_t)(d + k) * PANEL_ITEMS);
+            for (int r = 0; r < rows; r++) {
+                __m512 h = _mm512_set1_ps(pooled[(size_t)r * d + k]);
+                acc0[r] = _mm512_fmadd_ps(h, e0, acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(h, e1, acc1[r]);
+            }
+        }
+
+        __mmask16 valid = tail_mask16(n_items - (p + 1) * PANEL_ITEMS);
+        for (int r = 0; r < rows; r++) {
+            float *out = logits + (size_t)r * n_items + (size_t)p * PANEL_ITEMS;
+            _mm512_storeu_ps(out, acc0[r]); /* p + 1 exists, so panel p is full */
+            _mm512_mask_storeu_ps(out + PANEL_ITEMS, valid, acc1[r]);
+            block_max[r] = _mm512_max_ps(block_max[r], acc0[r]);
+            block_max[r] = _mm512_mask_max_ps(block_max[r], valid, block_max[r], acc1[r]);
+        }
+    }
+
+    for (; p < last; p++) {
         const float *panel = panels + (size_t)p * d * PANEL_ITEMS;
         __m512 acc[GROUP_ROWS];
         for (int r = 0; r < rows; r++)
