@@ -9,7 +9,7 @@
 
 enum {
     PANEL_ITEMS = 16,             /* one AVX-512 register of float scores */
-    GROUP_ROWS = 8,               /* rows scored together: 8 accumulators, each panel load used 8 times */
+    GROUP_ROWS = 8,               /* rows scored together: each panel load feeds one FMA per row */
     BLOCK_BYTES = 256 * 1024,     /* panels scored by every row group before the next block: fits in L2 */
 };
 
