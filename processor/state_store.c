@@ -48,6 +48,9 @@ struct state_store {
     uint64_t evicted;
     uint64_t expired;
     int over_budget;
+
+    size_t *partition_users;  /* users per partition, partition_slots entries */
+    int32_t partition_slots;
 };
 
 static struct state_user *user_at(const struct state_store *store, uint32_t slot)
@@ -116,6 +119,7 @@ void state_store_free(struct state_store *store)
     free(store->chunks);
     free(store->index);
     free(store->dirty);
+    free(store->partition_users);
     free(store);
 }
 
@@ -285,6 +289,8 @@ static void record_remove(struct state_store *store, struct state_user *user)
         user_at(store, last)->dirty_pos = user->dirty_pos;
         user->dirty_pos = STATE_NIL;
     }
+    if (user->partition >= 0 && user->partition < store->partition_slots)
+        store->partition_users[user->partition]--;
     user->id_len = 0;
     user->lru_next = store->free_head;
     store->free_head = user->slot;
@@ -337,6 +343,24 @@ struct state_user *state_store_find(struct state_store *store, const char *id, s
     return user_at(store, store->index[bucket].slot_plus1 - 1);
 }
 
+/* Makes room to count users of partition (a no-op for a negative one).
+ * Returns 0, or -1 when out of memory. */
+static int partition_slot_reserve(struct state_store *store, int32_t partition)
+{
+    if (partition < store->partition_slots || partition < 0)
+        return 0;
+
+    int32_t slots = partition + 1;
+    size_t *grown = realloc(store->partition_users, (size_t)slots * sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    for (int32_t p = store->partition_slots; p < slots; p++)
+        grown[p] = 0;
+    store->partition_users = grown;
+    store->partition_slots = slots;
+    return 0;
+}
+
 struct state_user *state_store_upsert(struct state_store *store, const char *id, size_t id_len,
                                       int32_t partition, int *created, char *error)
 {
@@ -357,9 +381,10 @@ struct state_user *state_store_upsert(struct state_store *store, const char *id,
         return user;
     }
 
-    /* Grow the index before taking a record so a failure leaves no half-made user. */
+    /* Grow the index and the partition counts before taking a record so a
+     * failure leaves no half-made user. */
     struct state_user *user = NULL;
-    if (index_grow_if_needed(store) == 0)
+    if (index_grow_if_needed(store) == 0 && partition_slot_reserve(store, partition) == 0)
         user = record_alloc(store);
     if (user == NULL) {
         snprintf(error, STATE_ERROR_SIZE,
@@ -378,6 +403,8 @@ struct state_user *state_store_upsert(struct state_store *store, const char *id,
     index_put(store->index, store->index_cap, hash, user->slot);
     lru_append(store, user);
     store->users++;
+    if (partition >= 0)
+        store->partition_users[partition]++;
     *created = 1;
 
     enforce_budget(store, user->slot);
@@ -410,13 +437,9 @@ size_t state_store_drop_partition(struct state_store *store, int32_t partition)
 
 size_t state_store_partition_users(const struct state_store *store, int32_t partition)
 {
-    size_t count = 0;
-
-    for (uint32_t slot = 0; slot < store->slots_used; slot++) {
-        const struct state_user *user = user_at(store, slot);
-        count += user->id_len != 0 && user->partition == partition;
-    }
-    return count;
+    if (partition < 0 || partition >= store->partition_slots)
+        return 0;
+    return store->partition_users[partition];
 }
 
 /* ---- token and purchase rings ---- */

@@ -326,6 +326,43 @@ static void test_expire_respects_cap(void **state)
     state_store_free(store);
 }
 
+static void test_partition_users_follow_changes(void **state)
+{
+    (void)state;
+    struct state_store *store = new_store(4, 0);
+    struct state_expired expired[8];
+
+    struct state_user *a = add_user(store, "a", 0);
+    a->last_event_ms = 9000;
+    add_user(store, "b", 2);
+    add_user(store, "c", 2);
+    struct state_user *d = add_user(store, "d", 5);
+    d->last_event_ms = 1000;
+    assert_int_equal(state_store_partition_users(store, 0), 1);
+    assert_int_equal(state_store_partition_users(store, 1), 0);
+    assert_int_equal(state_store_partition_users(store, 2), 2);
+    assert_int_equal(state_store_partition_users(store, 5), 1);
+    assert_int_equal(state_store_partition_users(store, 9), 0); /* never seen */
+    assert_int_equal(state_store_partition_users(store, -1), 0);
+
+    /* An existing user keeps its partition. */
+    add_user(store, "b", 5);
+    assert_int_equal(state_store_partition_users(store, 2), 2);
+    assert_int_equal(state_store_partition_users(store, 5), 1);
+
+    assert_int_equal(state_store_remove(store, "b", 1), 1);
+    assert_int_equal(state_store_partition_users(store, 2), 1);
+
+    assert_int_equal(state_store_drop_partition(store, 2), 1);
+    assert_int_equal(state_store_partition_users(store, 2), 0);
+
+    /* At 10 s with 5 s of idle time only "d" (last event at 1 s) expires. */
+    assert_int_equal(state_store_expire(store, 10000, 5000, expired, 8), 1);
+    assert_int_equal(state_store_partition_users(store, 5), 0);
+    assert_int_equal(state_store_partition_users(store, 0), 1);
+    state_store_free(store);
+}
+
 static void test_evicts_least_recent(void **state)
 {
     (void)state;
@@ -367,6 +404,7 @@ static void test_evicts_least_recent(void **state)
     assert_null(state_store_find(store, "user-51", 7));
     assert_non_null(state_store_find(store, "user-52", 7));
     assert_non_null(state_store_find(store, "user-149", 8));
+    assert_int_equal(state_store_partition_users(store, 0), 100); /* evictions are counted out */
     state_store_free(store);
 }
 
@@ -505,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_dirty_list_once_in_order),
         cmocka_unit_test(test_expire_returns_idle_ids),
         cmocka_unit_test(test_expire_respects_cap),
+        cmocka_unit_test(test_partition_users_follow_changes),
         cmocka_unit_test(test_evicts_least_recent),
         cmocka_unit_test(test_over_budget_when_all_dirty),
         cmocka_unit_test(test_drop_partition),
