@@ -133,6 +133,7 @@ struct config_trigger {
     int64_t expiry_ms;        /* offer validity after it is sent */
     int beam_width;           /* decoder beam width; 1 is greedy decoding */
     int max_items;            /* items in the generated bundle */
+    int min_items;            /* the decoder may not end the bundle before this many items */
 };
 
 struct intentd_config {

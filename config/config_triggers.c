@@ -408,6 +408,7 @@ static const struct cfg_field trigger_fields[] = {
     TNUM("expiry", CFG_DURATION, expiry_ms, "48h", 60 * SECOND_MS, 365 * DAY_MS),
     TNUM("beam_width", CFG_INT, beam_width, "4", 1, 64),
     TNUM("max_items", CFG_INT, max_items, "3", 1, 20),
+    TNUM("min_items", CFG_INT, min_items, "1", 1, 20),
 };
 static const struct cfg_table trigger_table = {trigger_fields, sizeof trigger_fields / sizeof trigger_fields[0]};
 
@@ -445,6 +446,14 @@ static int trigger_read(struct cfg_ctx *ctx, const struct cfg_node *node, const 
     if (status == 0 && !is_rule_name(trigger->name)) {
         cfg_error(ctx, name, name_path, "rule name must be letters, digits, '_', '-' or '.'; got \"%.80s\"",
                   trigger->name);
+        return -1;
+    }
+    if (status == 0 && trigger->min_items > trigger->max_items) {
+        const struct cfg_node *min_items = cfg_map_get(node, "min_items");
+        char min_path[CFG_MAX_PATH];
+        cfg_path_key(min_path, sizeof min_path, path, "min_items");
+        cfg_error(ctx, min_items ? min_items : node, min_path, "%d is more than max_items %d; lower min_items or "
+                  "raise max_items", trigger->min_items, trigger->max_items);
         return -1;
     }
     return status;

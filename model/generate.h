@@ -32,6 +32,7 @@ struct model_constraints {
     int prefix_len;
     int allowed_begin;     /* when allowed_end > allowed_begin, only tokens in */
     int allowed_end;       /* [allowed_begin, allowed_end) and eos may be generated */
+    int min_tokens;        /* eos is forbidden until this many tokens were generated (bos excluded) */
     model_constraint_fn hook;
     void *hook_user;
 };

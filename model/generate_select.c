@@ -28,6 +28,8 @@ void model_apply_constraints(const struct model_constraints *c, int eos, const i
             if ((i < c->allowed_begin || i >= c->allowed_end) && i != eos)
                 logits[i] = -INFINITY;
     }
+    if (n < c->min_tokens && eos >= 0 && eos < vocab)
+        logits[eos] = -INFINITY;
     if (c->hook)
         c->hook(c->hook_user, tokens, n, logits, vocab);
 }

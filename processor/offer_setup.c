@@ -40,6 +40,9 @@ void offer_setup_generate(const struct config_trigger *trigger, const struct mod
     options->constraints.no_repeat = 1;
     options->constraints.allowed_begin = config->item_begin;
     options->constraints.allowed_end = tokenizer->layout.item_bucket_begin;
+    /* The default model often ends a bundle after one item; min_items keeps
+     * eos out until the bundle has that many, while items remain. */
+    options->constraints.min_tokens = trigger->min_items;
 }
 
 int offer_setup_collect_items(const int *tokens, int n, int max_items, int32_t *items)

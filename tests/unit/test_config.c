@@ -311,6 +311,10 @@ static void out_of_range_rejected(void **state)
     EXPECT_ERROR("intents:\n  emit: on_move\n  min_move: 2.5\n",
                  "test.yaml:3:13: intents.min_move: 2.5 is out of range; expected 0 to 2");
     EXPECT_ERROR("intents:\n  min_move: -0.1\n", "intents.min_move: -0.1 is out of range");
+    EXPECT_ERROR("triggers:\n  - name: a\n    when: {review_rating_at_most: 2}\n    min_items: 0\n",
+                 "triggers[0].min_items: 0 is out of range; expected 1 to 20");
+    EXPECT_ERROR("triggers:\n  - name: a\n    when: {review_rating_at_most: 2}\n    max_items: 2\n    min_items: 3\n",
+                 "test.yaml:5:16: triggers[0].min_items: 3 is more than max_items 2");
 }
 
 static void on_move_accepted(void **state)

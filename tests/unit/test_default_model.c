@@ -13,6 +13,7 @@
 #include "encoder.h"
 #include "generate.h"
 #include "model_bundle.h"
+#include "offer_setup.h"
 
 #define DEFAULT_MODEL INTENTD_SOURCE_DIR "/model/default/intentd-default.safetensors"
 #define TAOBAO INTENTD_DATA_DIR "/taobao_user_behavior_sample.csv"
@@ -255,6 +256,49 @@ static void offers_are_known_distinct_allowed(void **state)
     model_arena_free(&arena);
 }
 
+/* Items in the bundle of each loaded user under a rule with these limits. */
+static int bundle_items(struct model_bundle *b, int min_items, int *users_out)
+{
+    const struct model_config *c = &b->model.config;
+    struct user_sequence users[N_USERS];
+    int n = load_users(b->tokenizer, users), total = 0;
+    struct model_arena arena = {0};
+    char error[MODEL_ERROR_SIZE];
+    struct config_trigger rule = {.max_items = 3, .min_items = min_items, .beam_width = 4};
+
+    for (int u = 0; u < n; u++) {
+        float *hidden = malloc(sizeof(float) * (size_t)users[u].length * (size_t)c->d_model);
+        assert_non_null(hidden);
+        assert_int_equal(model_encode(&b->model, &arena, users[u].tokens, &users[u].length, 1, users[u].length,
+                                      hidden, NULL, error), 0);
+        struct model_generate_options o;
+        offer_setup_generate(&rule, c, b->tokenizer, users[u].purchases, users[u].n_purchases, &o);
+        int tokens[OFFER_MAX_ITEMS + 1], n_tokens = 0;
+        int32_t items[OFFER_MAX_ITEMS];
+        assert_int_equal(model_generate(&b->model, &arena, hidden, users[u].length, &o, tokens, &n_tokens, NULL,
+                                        error), 0);
+        int count = offer_setup_collect_items(tokens, n_tokens, rule.max_items, items);
+        assert_true(count >= min_items);
+        total += count;
+        free(hidden);
+    }
+    model_arena_free(&arena);
+    *users_out = n;
+    return total;
+}
+
+static void min_items_fills_bundles(void **state)
+{
+    struct model_bundle *b = *state;
+    int users = 0;
+    int shortest = bundle_items(b, 1, &users);
+    int filled = bundle_items(b, 3, &users);
+
+    printf("bundle items over %d users: %d with min_items 1, %d with min_items 3\n", users, shortest, filled);
+    assert_true(users > 0);
+    assert_int_equal(filled, 3 * users);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +307,7 @@ int main(void)
         cmocka_unit_test(users_give_finite_outputs),
         cmocka_unit_test(chinese_review_round_trips),
         cmocka_unit_test(offers_are_known_distinct_allowed),
+        cmocka_unit_test(min_items_fills_bundles),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -207,6 +207,31 @@ static void constraints_are_respected(void **state)
     }
 }
 
+static void min_tokens_delays_eos(void **state)
+{
+    struct model_generate_options o;
+    int out[MAX_TOKENS];
+
+    for (int method = 0; method < 2; method++) {
+        /* Make eos the token the model picks first, so without min_tokens
+         * the sequence ends at once. */
+        options(&o, (enum model_generate_method)method);
+        o.max_tokens = 1;
+        assert_int_equal(run(*state, &o, out, NULL), 1);
+        options(&o, (enum model_generate_method)method);
+        o.eos = out[0];
+        o.constraints.no_repeat = 1;
+        assert_int_equal(run(*state, &o, out, NULL), 1);
+        assert_int_equal(out[0], o.eos);
+
+        o.constraints.min_tokens = 3;
+        int n = run(*state, &o, out, NULL);
+        assert_true(n >= 3);
+        for (int i = 0; i < 3; i++)
+            assert_int_not_equal(out[i], o.eos);
+    }
+}
+
 static void ban_all(void *user, const int *tokens, int n, float *logits, int vocab)
 {
     (void)tokens;
@@ -302,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(beam_cached_equals_recompute, setup, teardown),
         cmocka_unit_test_setup_teardown(beam_width_one_is_greedy, setup, teardown),
         cmocka_unit_test_setup_teardown(constraints_are_respected, setup, teardown),
+        cmocka_unit_test_setup_teardown(min_tokens_delays_eos, setup, teardown),
         cmocka_unit_test_setup_teardown(hook_can_stop_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(sampling_is_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(top_k_one_is_greedy, setup, teardown),
