@@ -343,11 +343,15 @@ struct state_user *state_store_find(struct state_store *store, const char *id, s
     return user_at(store, store->index[bucket].slot_plus1 - 1);
 }
 
-/* Makes room to count users of partition (a no-op for a negative one).
- * Returns 0, or -1 when out of memory. */
+/* Partitions counted by state_store_partition_users: Kafka allows far fewer
+ * per topic, so a larger id is not worth an array of its size. */
+#define COUNTED_PARTITIONS (1 << 20)
+
+/* Makes room to count users of partition (a no-op for one that is not
+ * counted). Returns 0, or -1 when out of memory. */
 static int partition_slot_reserve(struct state_store *store, int32_t partition)
 {
-    if (partition < store->partition_slots || partition < 0)
+    if (partition < store->partition_slots || partition < 0 || partition >= COUNTED_PARTITIONS)
         return 0;
 
     int32_t slots = partition + 1;
@@ -403,7 +407,7 @@ struct state_user *state_store_upsert(struct state_store *store, const char *id,
     index_put(store->index, store->index_cap, hash, user->slot);
     lru_append(store, user);
     store->users++;
-    if (partition >= 0)
+    if (partition >= 0 && partition < store->partition_slots)
         store->partition_users[partition]++;
     *created = 1;
 
