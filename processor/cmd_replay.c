@@ -137,7 +137,7 @@ static void print_summary(const struct replay_cli *cli, const struct intentd_con
     printf("  events to %s: %llu\n", cfg->topics.reviews, (unsigned long long)sent->reviews);
     printf("  bad lines skipped: %llu\n", (unsigned long long)load->bad->count);
     printf("  events outside --from/--to: %llu\n", (unsigned long long)load->filtered);
-    printf("  events over --limit: %llu\n",
+    printf("  events left out by --limit: %llu\n",
            (unsigned long long)(load->events->count > cli->limit ? load->events->count - cli->limit : 0));
     printf("  elapsed: %s (%.3f s)\n", elapsed, sent->elapsed_s);
     printf("  rate: %.0f events/s\n", sent->elapsed_s > 0 ? (double)total / sent->elapsed_s : 0);
