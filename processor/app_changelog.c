@@ -58,7 +58,7 @@ void app_on_task_ready(void *ctx, int32_t partition, int64_t records, double sec
 {
     struct app *app = ctx;
 
-    /* A changelog not yet compacted holds several records per user and
+    /* A changelog not yet compacted contains several records per user and
      * tombstones, so the users are counted in the store. */
     size_t users = state_store_partition_users(app->store, partition);
     log_info("partition state restored partition=%d users=%zu records=%lld seconds=%.3f", (int)partition, users,

@@ -192,7 +192,8 @@ int state_store_remove(struct state_store *store, const char *id, size_t id_len)
 size_t state_store_drop_partition(struct state_store *store, int32_t partition);
 
 /* Number of users of a partition in the store, kept as users are added and
- * removed. Partitions below 0 or from 2^20 up are not counted: 0. */
+ * removed. Returns 0 for a partition below 0 or at 2^20 and above, which the
+ * store does not count. */
 size_t state_store_partition_users(const struct state_store *store, int32_t partition);
 
 /* Appends tokens to the user's ring; past max_len the oldest are overwritten. */

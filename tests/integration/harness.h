@@ -578,11 +578,11 @@ static inline void harness_read_topic(const char *topic, struct harness_records 
 }
 
 /* Reads partition 0 of a stream-loop test's output topic with read_committed
- * until its end (failing after 60 s without it). Each value, after
- * header_bytes of framing, is "d<index>" for a driver record (index below
- * n_driver) or "c<index>" for a companion record (below n_companion); counts
- * them into driver_seen[index] and companion_seen[index]. Returns the record
- * count. */
+ * until its end, and fails after 60 s without it. After header_bytes of
+ * framing, each value is "d<index>" for a driver record (index below
+ * n_driver) or "c<index>" for a companion record (below n_companion). Counts
+ * them into driver_seen[index] and companion_seen[index] and returns the
+ * record count. */
 static inline int harness_count_output(const char *topic, size_t header_bytes, int *driver_seen, int n_driver,
                                        int *companion_seen, int n_companion)
 {

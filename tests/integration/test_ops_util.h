@@ -1,7 +1,8 @@
 /*
  * Helpers of the operations tests: a loopback HTTP client for the metrics
  * and health endpoints, sample lookup in the Prometheus text, and config
- * edits. Included after harness.h by one test file each.
+ * edits. Included by the operations tests after harness.h and by the
+ * quick-start test.
  */
 #ifndef INTENTD_TEST_OPS_UTIL_H
 #define INTENTD_TEST_OPS_UTIL_H

@@ -27,6 +27,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_ops_util.h"
+
 #define SLICE 3000
 #define SCRIPT INTENTD_SOURCE_DIR "/deploy/quickstart.sh"
 #define BROKER_SCRIPT INTENTD_SOURCE_DIR "/deploy/kafka/broker.sh"
@@ -87,38 +89,6 @@ static int run_quickstart(const char *extra)
     return run_shell("INTENTD_SKIP_INSTALL=1 INTENTD_QUICKSTART_BINARY='%s' '%s' --slice %d --port %d --dir '%s' "
                      "--timeout 240 %s >'%s' 2>&1",
                      INTENTD_BINARY, SCRIPT, SLICE, qs.port, qs.dir, extra, qs.out);
-}
-
-/* GETs path from 127.0.0.1:port into body[size]; returns the HTTP status, or
- * -1 when the connection fails. */
-static int http_get(int port, const char *path, char *body, size_t size)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                               .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-
-    char request[256];
-    int n = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, request, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t len = 0;
-    ssize_t got;
-    while (len < size - 1 && (got = read(fd, body + len, size - 1 - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    body[len] = '\0';
-
-    int status = -1;
-    sscanf(body, "HTTP/1.%*d %d", &status);
-    return status;
 }
 
 static char *read_output(void)
@@ -241,8 +211,8 @@ static void quickstart_second_run(void **state)
     /* The quick start waited until every event was consumed, so intentd is
      * ready and its counters, summed over the input topics, equal the slice. */
     static char body[1 << 20];
-    assert_int_equal(http_get(metrics_port, "/readyz", body, sizeof body), 200);
-    assert_int_equal(http_get(metrics_port, "/metrics", body, sizeof body), 200);
+    assert_int_equal(ops_http_get(metrics_port, "/readyz", body, sizeof body), 200);
+    assert_int_equal(ops_http_get(metrics_port, "/metrics", body, sizeof body), 200);
     double consumed = 0.0;
     int series = 0;
     for (const char *line = strstr(body, "\nintentd_events_consumed_total{"); line;
