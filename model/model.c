@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "head_quant.h"
+
 int model_create(struct model *m, const struct model_config *c, unsigned long long seed, char *error)
 {
     memset(m, 0, sizeof *m);
@@ -49,6 +51,10 @@ void model_free(struct model *m)
     m->positional_rows = 0;
     free(m->item_panels);
     m->item_panels = NULL;
+    model_head_quant_free(m->item_quant);
+    model_head_quant_free(m->category_quant);
+    m->item_quant = NULL;
+    m->category_quant = NULL;
 }
 
 void model_positional_encoding(int pos, int d, float *out)

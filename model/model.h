@@ -22,6 +22,8 @@
 #include "model_config.h"
 #include "model_params.h"
 
+struct head_quant;
+
 struct model {
     struct model_config config;
     struct model_params params;
@@ -32,6 +34,8 @@ struct model {
     int positional_rows;
     float *item_panels;  /* packed copy of the item embeddings for model_item_logits
                             (model_item_panels_build), or NULL */
+    struct head_quant *item_quant;     /* int8 copies of the item and category heads for the */
+    struct head_quant *category_quant; /* *_logits_top functions (model_quant_heads_build), or NULL */
 };
 
 /* Validates config, allocates parameters and initialises them from seed

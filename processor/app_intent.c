@@ -32,51 +32,25 @@ static double wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Picks the k highest logits among the first n_known tokens (those with an
- * external id; buckets follow them in the layout) and scores them as
- * probabilities exp(logit - lse), lse being the log of the softmax
- * normaliser over the whole row. Only these k entries are exponentiated.
- * Returns the count; ids point into the tokenizer. */
-static int top_known(const struct tokenizer *tok, const float *probs, float lse, int n_known, int32_t first_token,
+/* Scores the k best of the first n_known logits (those with an external
+ * id; buckets follow them in the layout) as probabilities exp(logit - lse),
+ * lse being the log of the softmax normaliser over the whole row. best
+ * lists their indices, best first, as the *_logits_top heads return them
+ * (-1 past the end). Returns the count; ids point into the tokenizer. */
+static int top_known(const struct tokenizer *tok, const float *logits, float lse, const int *best, int32_t first_token,
                      int k, codec_scored_id_t *out, int32_t *best_token)
 {
-    int index[MAX_TOP_K];
     int count = 0;
-    float threshold = -INFINITY; /* the k-th best once the list is full */
 
     *best_token = -1;
-    if (k <= 0)
-        return 0;
-
-    for (int i = 0; i < n_known; i++) {
-        /* Once the list is full most entries lose: jump to the next one
-         * that beats the k-th best (a vectorised scan). */
-        if (count == k) {
-            i += model_find_above(probs + i, n_known - i, threshold);
-            if (i >= n_known)
-                break;
-        }
-        int j = count < k ? count++ : k - 1;
-        while (j > 0 && probs[index[j - 1]] < probs[i]) {
-            index[j] = index[j - 1];
-            j--;
-        }
-        index[j] = i;
-        if (count == k)
-            threshold = probs[index[k - 1]];
+    while (count < k && best[count] >= 0) {
+        out[count].id = (char *)tokenizer_token_id(tok, first_token + best[count]);
+        out[count].score = expf(logits[best[count]] - lse);
+        count++;
     }
-
-    *best_token = count > 0 ? first_token + index[0] : -1;
-    for (int j = 0; j < count; j++) {
-        out[j].id = (char *)tokenizer_token_id(tok, first_token + index[j]);
-        out[j].score = expf(probs[index[j]] - lse);
-    }
+    if (count > 0)
+        *best_token = first_token + best[0];
     return count;
-}
-
-static int top_k_setting(const struct app *app)
-{
-    return app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
 }
 
 /* Scores one encoded row's categories, records the result on the touch and
@@ -89,10 +63,10 @@ static void judge_intent(struct app *app, struct app_touch *touch, const struct 
     const struct tokenizer *tok = app->bundle->tokenizer;
     int32_t best_category = -1;
 
+    int k = intent_top_k(app);
     out->n_top_categories = top_known(tok, b->categories + (size_t)row * c->n_categories, b->lse_categories[row],
-                                      tok->layout.category_bucket_begin - tok->layout.category_begin,
-                                      tok->layout.category_begin, top_k_setting(app), out->top_categories,
-                                      &best_category);
+                                      b->top_categories + (size_t)row * k, tok->layout.category_begin, k,
+                                      out->top_categories, &best_category);
     struct intent_emit_candidate candidate = {
         .event_ms = touch->event_ms,
         .propensity = b->propensity[row],
@@ -120,9 +94,9 @@ static int produce_intent(struct app *app, struct app_touch *touch, const struct
     int32_t best_item = -1;
 
     int item_row = judged->item_row;
+    int k = intent_top_k(app);
     int n_top_items = top_known(tok, b->items + (size_t)item_row * n_items, b->lse_items[item_row],
-                                tok->layout.item_bucket_begin - c->item_begin, c->item_begin, top_k_setting(app),
-                                top_items, &best_item);
+                                b->top_items + (size_t)item_row * k, c->item_begin, k, top_items, &best_item);
     float propensity = touch->propensity;
     int32_t best_category = touch->top_category;
 

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "encoder.h"
+#include "head_quant.h"
 #include "item_scorer.h"
 #include "kernels.h"
 
@@ -61,6 +62,11 @@ int intent_buffers_fit(struct intent_buffers *b, const struct model_config *c, i
         return -1;
     }
     return 0;
+}
+
+int intent_top_k(const struct app *app)
+{
+    return app->cfg->intents.top_k < MAX_TOP_K ? app->cfg->intents.top_k : MAX_TOP_K;
 }
 
 /* Encodes row r through its key/value cache: the new tokens only when the
@@ -158,20 +164,21 @@ int intent_encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
     /* Item scores, the largest head, wait until the intents that go out are
      * known: score_items computes them for those rows only. */
     struct model_head_outputs heads = {
-        .category_logits = c->n_categories > 0 ? b->categories : NULL,
         .sentiment_logits = c->n_sentiments > 0 ? b->sentiments : NULL,
         .propensity = b->propensity,
     };
     model_heads(model, b->pooled, rows, &heads);
-    b->model_seconds = monotonic_seconds() - started;
 
     /* Categories keep their logits: top_known exponentiates only the k it
-     * lists, against the normaliser computed here. */
-    for (int r = 0; r < rows; r++) {
-        b->lse_categories[r] =
-            c->n_categories > 0 ? model_logsumexp(b->categories + (size_t)r * c->n_categories, c->n_categories) : 0.0f;
+     * lists, against the normaliser lse_categories. */
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    int n_ranked = tok->layout.category_bucket_begin - tok->layout.category_begin;
+    model_category_logits_top(model, b->pooled, rows, b->categories, b->lse_categories, intent_top_k(app), n_ranked,
+                              b->top_categories);
+    b->model_seconds = monotonic_seconds() - started;
+
+    for (int r = 0; r < rows; r++)
         model_softmax_row(b->sentiments + (size_t)r * c->n_sentiments, c->n_sentiments, c->n_sentiments);
-    }
     return 0;
 }
 
@@ -183,8 +190,13 @@ void intent_score_items(struct app *app, struct intent_buffers *b, int n)
     if (n == 0 || n_items <= 0)
         return;
 
+    /* Only the top_k known items are listed, so only their logits, and any
+     * that could outrank them, need float precision. */
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    int n_ranked = tok->layout.item_bucket_begin - model->config.item_begin;
+
     double started = monotonic_seconds();
-    model_item_logits(model, b->emit_pooled, n, b->items, b->lse_items);
+    model_item_logits_top(model, b->emit_pooled, n, b->items, b->lse_items, intent_top_k(app), n_ranked, b->top_items);
     b->model_seconds += monotonic_seconds() - started;
 }
 

@@ -43,6 +43,8 @@ struct intent_buffers {
     float *propensity;  /* [chunk] */
     float *lse_items;   /* [chunk] log of the item softmax normaliser */
     float *lse_categories; /* [chunk] the same for categories */
+    int top_items[ENCODE_CHUNK * MAX_TOP_K];      /* [row * top_k + j]: best items first (model_item_logits_top) */
+    int top_categories[ENCODE_CHUNK * MAX_TOP_K]; /* the same for categories (model_category_logits_top) */
     float *emit_pooled; /* [chunk, d] pooled rows of the intents that go out, packed */
     struct model_arena arena; /* encoder scratch of this thread */
 
@@ -63,6 +65,10 @@ struct intent_buffers {
     unsigned char want_cache[ENCODE_CHUNK];
     int cold[ENCODE_CHUNK]; /* rows encoded without a cache, in one batched call */
 };
+
+/* The number of items and categories an intent lists: intents.top_k, at
+ * most MAX_TOP_K. */
+int intent_top_k(const struct app *app);
 
 /* Makes b fit the model and seq_len, keeping what it has when it already
  * does. Returns 0, or -1 when out of memory (b is then empty). */

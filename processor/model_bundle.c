@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "encoder.h"
+#include "head_quant.h"
 #include "item_scorer.h"
 #include "safetensors.h"
 
@@ -116,7 +117,7 @@ int model_bundle_load(struct model_bundle *bundle, const char *path, const char 
      * running model. The default model is 8 MB. */
     if (model_safetensors_load(&bundle->model, path, MODEL_LOAD_COPY, &tokenizer_json, error) != 0)
         return -1;
-    if (model_item_panels_build(&bundle->model, error) != 0) {
+    if (model_item_panels_build(&bundle->model, error) != 0 || model_quant_heads_build(&bundle->model, error) != 0) {
         free(tokenizer_json);
         model_bundle_free(bundle);
         return -1;

@@ -15,6 +15,7 @@
  * GFLOP counts only matrix products (2 * M * N * K each). Progress goes to
  * stderr; the last stdout line is "model key=value ...".
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "blas_kernels.h"
 #include "encoder.h"
 #include "generate.h"
+#include "head_quant.h"
 #include "item_scorer.h"
 #include "kernels.h"
 #include "kv_cache.h"
@@ -273,19 +275,27 @@ static void add(const char *key, double value)
 }
 
 /* Item head of the intent path: all 13,396 item tokens of the default model. */
-enum { ITEM_HEAD_ITEMS = 13396 };
+enum { ITEM_HEAD_ITEMS = 13396, ITEM_HEAD_TOP_K = 10 };
 
 struct item_head_run {
     const struct model *m;
     const float *pooled;
     int rows;
     float *logits, *lse;
+    int *top;
+    long rescored;
 };
 
 static void item_head_once(void *arg)
 {
     struct item_head_run *r = arg;
     model_item_logits(r->m, r->pooled, r->rows, r->logits, r->lse);
+}
+
+static void item_head_top_once(void *arg)
+{
+    struct item_head_run *r = arg;
+    r->rescored = model_item_logits_top(r->m, r->pooled, r->rows, r->logits, r->lse, ITEM_HEAD_TOP_K, INT_MAX, r->top);
 }
 
 /* Microseconds per row of model_item_logits, with sgemm and with the packed
@@ -310,7 +320,7 @@ static void bench_item_head(void)
         if (packed && !m.item_panels)
             break; /* no AVX-512: the packed path is the sgemm path */
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-            struct item_head_run run = {&m, pooled, rows[i], logits, lse};
+            struct item_head_run run = {&m, pooled, rows[i], logits, lse, NULL, 0};
             struct timing t = time_best(item_head_once, &run);
             double us = t.cpu * 1e6 / rows[i];
             fprintf(stderr, "  item head, %s, %d rows: %.1f us CPU per row\n", packed ? "packed" : "sgemm", rows[i], us);
@@ -318,6 +328,21 @@ static void bench_item_head(void)
             add(key, us);
         }
     }
+
+    /* The two-stage int8 head as intents use it: the 10 best items exact. */
+    if (model_quant_heads_build(&m, error) != 0)
+        die("quantising the item head", error);
+    int *top = calloc((size_t)64 * ITEM_HEAD_TOP_K, sizeof(int));
+    for (size_t i = 0; m.item_quant && top && i < sizeof rows / sizeof rows[0]; i++) {
+        struct item_head_run run = {&m, pooled, rows[i], logits, lse, top, 0};
+        struct timing t = time_best(item_head_top_once, &run);
+        double us = t.cpu * 1e6 / rows[i];
+        fprintf(stderr, "  item head, int8 with the top %d in float, %d rows: %.1f us CPU per row, %.1f rescored per row\n",
+                ITEM_HEAD_TOP_K, rows[i], us, (double)run.rescored / rows[i]);
+        snprintf(key, sizeof key, "item_us_int8_r%d", rows[i]);
+        add(key, us);
+    }
+    free(top);
     free(pooled);
     free(logits);
     free(lse);

@@ -12,6 +12,9 @@
 
 #include "encoder.h"
 #include "generate.h"
+#include "head_quant.h"
+#include "item_scorer.h"
+#include "kernels.h"
 #include "model_bundle.h"
 #include "offer_setup.h"
 
@@ -179,6 +182,78 @@ static void users_give_finite_outputs(void **state)
     free(categories);
 }
 
+/* The int8 heads intents use against the float heads on real users: the
+ * same top 10 items and categories with the same logits, and normalisers
+ * within 0.01 (a probability off by at most 1 %). */
+static void int8_heads_match_float(void **state)
+{
+    struct model_bundle *b = *state;
+    const struct model_config *c = &b->model.config;
+    const struct tokenizer_layout *l = &b->tokenizer->layout;
+    struct user_sequence users[N_USERS];
+    int n = load_users(b->tokenizer, users);
+    struct model_arena arena = {0};
+    char error[MODEL_ERROR_SIZE];
+    enum { K = 10 };
+
+    int n_items = c->item_end - c->item_begin, n_ranked = l->item_bucket_begin - l->item_begin;
+    int n_ranked_categories = l->category_bucket_begin - l->category_begin;
+    float *pooled = malloc(sizeof(float) * (size_t)c->d_model);
+    float *exact = malloc(sizeof(float) * (size_t)n_items);
+    float *fast = malloc(sizeof(float) * (size_t)n_items);
+    float *categories = malloc(sizeof(float) * (size_t)c->n_categories);
+    float *fast_categories = malloc(sizeof(float) * (size_t)c->n_categories);
+    assert_non_null(pooled);
+    assert_non_null(exact);
+    assert_non_null(fast);
+    assert_non_null(categories);
+    assert_non_null(fast_categories);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512vnni")) {
+        assert_non_null(b->model.item_quant); /* model_bundle_load builds the int8 copies */
+        assert_non_null(b->model.category_quant);
+    }
+#endif
+
+    for (int u = 0; u < n; u++) {
+        float lse, fast_lse, category_lse, fast_category_lse;
+        int top[K], top_categories[K];
+        assert_int_equal(model_encode(&b->model, &arena, users[u].tokens, &users[u].length, 1, users[u].length,
+                                      NULL, pooled, error), 0);
+
+        model_item_logits(&b->model, pooled, 1, exact, &lse);
+        model_item_logits_top(&b->model, pooled, 1, fast, &fast_lse, K, n_ranked, top);
+        for (int j = 0; j < K; j++)
+            assert_true(fabsf(fast[top[j]] - exact[top[j]]) < 1e-4f);
+        for (int j = 0; j + 1 < K; j++)
+            assert_true(exact[top[j]] >= exact[top[j + 1]]);
+        int above = 0;
+        for (int i = 0; i < n_ranked; i++)
+            above += exact[i] > exact[top[K - 1]] + 1e-4f;
+        assert_true(above <= K - 1); /* nothing outside the list beats its last entry */
+        assert_true(fabsf(fast_lse - lse) < 0.01f);
+
+        struct model_head_outputs out = {.category_logits = categories};
+        model_heads(&b->model, pooled, 1, &out);
+        category_lse = model_logsumexp(categories, c->n_categories);
+        model_category_logits_top(&b->model, pooled, 1, fast_categories, &fast_category_lse, K, n_ranked_categories,
+                                  top_categories);
+        above = 0;
+        for (int i = 0; i < n_ranked_categories; i++)
+            above += categories[i] > categories[top_categories[K - 1]] + 1e-4f;
+        assert_true(above <= K - 1);
+        for (int j = 0; j < K; j++)
+            assert_true(fabsf(fast_categories[top_categories[j]] - categories[top_categories[j]]) < 1e-4f);
+        assert_true(fabsf(fast_category_lse - category_lse) < 0.01f);
+    }
+    model_arena_free(&arena);
+    free(pooled);
+    free(exact);
+    free(fast);
+    free(categories);
+    free(fast_categories);
+}
+
 static void round_trip(const struct tokenizer *tok, const char *review, const char *expected)
 {
     int32_t tokens[512];
@@ -305,6 +380,7 @@ int main(void)
         cmocka_unit_test(file_within_20mb),
         cmocka_unit_test(layout_matches_processor),
         cmocka_unit_test(users_give_finite_outputs),
+        cmocka_unit_test(int8_heads_match_float),
         cmocka_unit_test(chinese_review_round_trips),
         cmocka_unit_test(offers_are_known_distinct_allowed),
         cmocka_unit_test(min_items_fills_bundles),
