@@ -161,6 +161,7 @@ static int schema_parse(codec_schema_t *entry, uint32_t id, const char *schema_j
     codec_schema_full_name(entry->schema, full, sizeof(full));
     entry->record = strdup(full);
     entry->iface = avro_generic_class_from_schema(entry->schema);
+    entry->binary_intent = strcmp(full, CODEC_USER_INTENT) == 0 && codec_intent_layout_matches(entry->schema);
     if (entry->record == NULL || entry->iface == NULL)
         return codec_error_set(err, CODEC_ERR_NOMEM, CODEC_NO_OFFSET,
                                "out of memory creating the value class of schema id %u", id);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "codec_events.h"
 
 /* One schema of the catalogue. The JSON is kept because avro-c 1.11 drops field
  * and enum defaults when it parses a schema, and resolution needs them. */
@@ -21,6 +22,7 @@ typedef struct codec_schema {
     json_t *named;              /* owned object: full name -> borrowed node in json */
     avro_value_iface_t *iface;  /* generic class of schema, owned */
     bool reader;
+    bool binary_intent;         /* a UserIntent that codec_write_intent_binary encodes */
 } codec_schema_t;
 
 struct codec {
@@ -30,6 +32,22 @@ struct codec {
 };
 
 const codec_schema_t *codec_find_schema(const codec_t *codec, uint32_t id);
+
+/* True when schema is the UserIntent layout that codec_write_intent_binary
+ * encodes (docs, defaults and logical types aside). */
+bool codec_intent_layout_matches(avro_schema_t schema);
+
+/* Writes intent as a Confluent frame of schema_id, with the bytes
+ * avro_value_write gives for that layout. The same checks as the generic
+ * path: every string present and valid UTF-8. Returns CODEC_OK with *buf
+ * malloc'd, or an error. */
+int codec_write_intent_binary(const codec_user_intent_t *intent, uint32_t schema_id, uint8_t **buf, size_t *len,
+                              codec_error_t *err);
+
+/* codec_encode_intent through an Avro generic value of the catalogue's
+ * UserIntent reader schema, whatever its layout. */
+int codec_encode_intent_generic(const codec_t *codec, const codec_user_intent_t *intent, uint8_t **buf,
+                                size_t *len, codec_error_t *err);
 const codec_schema_t *codec_find_reader(const codec_t *codec, const char *record);
 
 /* Full name of a named schema (record, enum, fixed) into buf. */

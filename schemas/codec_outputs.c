@@ -4,6 +4,7 @@
 
 #include "codec_events.h"
 #include "codec_fields.h"
+#include "codec_internal.h"
 
 static int array_size(avro_value_t *record, const char *name, avro_value_t *array, size_t *n,
                       codec_error_t *err)
@@ -274,6 +275,19 @@ int codec_decode_offer(const codec_t *codec, const uint8_t *frame, size_t len, c
 
 int codec_encode_intent(const codec_t *codec, const codec_user_intent_t *intent, uint8_t **buf,
                         size_t *len, codec_error_t *err)
+{
+    const codec_schema_t *reader = codec_find_reader(codec, CODEC_USER_INTENT);
+
+    if (reader != NULL && reader->binary_intent) {
+        *buf = NULL;
+        *len = 0;
+        return codec_write_intent_binary(intent, reader->id, buf, len, err);
+    }
+    return codec_encode_intent_generic(codec, intent, buf, len, err);
+}
+
+int codec_encode_intent_generic(const codec_t *codec, const codec_user_intent_t *intent, uint8_t **buf,
+                                size_t *len, codec_error_t *err)
 {
     avro_value_t value;
     uint32_t id;
