@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "linear_packed.h"
 
 size_t model_layer_workspace_bytes(const struct model_config *c, int rows, int n_new, int max_keys)
 {
@@ -49,7 +50,7 @@ void model_layer_self_attention(const struct model *m, const struct model_attent
     int d = m->config.d_model, n = b->n_new, rows = b->n_seq * b->n_new;
     const float *in = sublayer_input(m, x, rows, norm_w, norm_b, ws);
 
-    model_linear(ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, 3 * d, d, 0);
+    model_layer_linear(m, ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, 3 * d, d, 0);
 
     for (int s = 0; s < b->n_seq; s++) {
         const float *qkv = ws->qkv + (size_t)s * n * 3 * d;
@@ -82,7 +83,7 @@ void model_layer_self_attention(const struct model *m, const struct model_attent
         model_attention(&args, qkv, 3 * d, kc, vc, ldkv, ws->ctx + (size_t)s * n * d, d, ws->probs);
     }
 
-    model_linear(x, ws->ctx, p->out_proj_weight, p->out_proj_bias, rows, d, d, 1);
+    model_layer_linear(m, x, ws->ctx, p->out_proj_weight, p->out_proj_bias, rows, d, d, 1);
     sublayer_output(m, x, rows, norm_w, norm_b);
 }
 
@@ -94,7 +95,7 @@ void model_layer_cross_attention(const struct model *m, const struct model_atten
     const float *in = sublayer_input(m, x, rows, norm_w, norm_b, ws);
 
     /* Only the query slice of in_proj: keys and values come from the memory projection. */
-    model_linear(ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, d, d, 0);
+    model_layer_linear(m, ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, d, d, 0);
 
     for (int s = 0; s < b->n_seq; s++) {
         size_t mem_offset = b->mem_shared ? 0 : (size_t)s * b->mem_cap * d;
@@ -112,7 +113,7 @@ void model_layer_cross_attention(const struct model *m, const struct model_atten
                         ws->ctx + (size_t)s * n * d, d, ws->probs);
     }
 
-    model_linear(x, ws->ctx, p->out_proj_weight, p->out_proj_bias, rows, d, d, 1);
+    model_layer_linear(m, x, ws->ctx, p->out_proj_weight, p->out_proj_bias, rows, d, d, 1);
     sublayer_output(m, x, rows, norm_w, norm_b);
 }
 
@@ -123,12 +124,12 @@ void model_layer_feed_forward(const struct model *m, const float *w1, const floa
     const struct model_config *c = &m->config;
     const float *in = sublayer_input(m, x, rows, norm_w, norm_b, ws);
 
-    model_linear(ws->hidden, in, w1, NULL, rows, c->d_ff, c->d_model, 0);
+    model_layer_linear(m, ws->hidden, in, w1, NULL, rows, c->d_ff, c->d_model, 0);
     if (c->activation == MODEL_ACT_GELU)
         model_add_bias_gelu(ws->hidden, b1, rows, c->d_ff);
     else
         model_add_bias_relu(ws->hidden, b1, rows, c->d_ff);
-    model_linear(x, ws->hidden, w2, b2, rows, c->d_model, c->d_ff, 1);
+    model_layer_linear(m, x, ws->hidden, w2, b2, rows, c->d_model, c->d_ff, 1);
     sublayer_output(m, x, rows, norm_w, norm_b);
 }
 
@@ -136,8 +137,8 @@ void model_layer_project_memory(const struct model *m, const struct model_attent
                                 const float *memory, int rows, float *k, float *v)
 {
     int d = m->config.d_model;
-    model_linear(k, memory, p->in_proj_weight + (size_t)d * d, p->in_proj_bias + d, rows, d, d, 0);
-    model_linear(v, memory, p->in_proj_weight + (size_t)2 * d * d, p->in_proj_bias + 2 * d, rows, d, d, 0);
+    model_layer_linear(m, k, memory, p->in_proj_weight + (size_t)d * d, p->in_proj_bias + d, rows, d, d, 0);
+    model_layer_linear(m, v, memory, p->in_proj_weight + (size_t)2 * d * d, p->in_proj_bias + 2 * d, rows, d, d, 0);
 }
 
 void model_layer_encoder(const struct model *m, int l, float *x, const struct model_layer_batch *b,

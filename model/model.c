@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "head_quant.h"
+#include "linear_packed.h"
 
 int model_create(struct model *m, const struct model_config *c, unsigned long long seed, char *error)
 {
@@ -55,6 +56,7 @@ void model_free(struct model *m)
     model_head_quant_free(m->category_quant);
     m->item_quant = NULL;
     m->category_quant = NULL;
+    model_linears_free(m);
 }
 
 void model_positional_encoding(int pos, int d, float *out)

@@ -23,6 +23,7 @@
 #include "model_params.h"
 
 struct head_quant;
+struct packed_linear;
 
 struct model {
     struct model_config config;
@@ -36,6 +37,8 @@ struct model {
                             (model_item_panels_build), or NULL */
     struct head_quant *item_quant;     /* int8 copies of the item and category heads for the */
     struct head_quant *category_quant; /* *_logits_top functions (model_quant_heads_build), or NULL */
+    struct packed_linear *linears; /* packed layer projections (model_linears_pack), or NULL */
+    int n_linears;
 };
 
 /* Validates config, allocates parameters and initialises them from seed

@@ -13,6 +13,7 @@
 #include "encoder.h"
 #include "head_quant.h"
 #include "item_scorer.h"
+#include "linear_packed.h"
 #include "safetensors.h"
 
 /* FNV-1a 64 over the file bytes: a content fingerprint, not a security hash. */
@@ -117,7 +118,8 @@ int model_bundle_load(struct model_bundle *bundle, const char *path, const char 
      * running model. The default model is 8 MB. */
     if (model_safetensors_load(&bundle->model, path, MODEL_LOAD_COPY, &tokenizer_json, error) != 0)
         return -1;
-    if (model_item_panels_build(&bundle->model, error) != 0 || model_quant_heads_build(&bundle->model, error) != 0) {
+    if (model_item_panels_build(&bundle->model, error) != 0 || model_quant_heads_build(&bundle->model, error) != 0 ||
+        model_linears_pack(&bundle->model, error) != 0) {
         free(tokenizer_json);
         model_bundle_free(bundle);
         return -1;
