@@ -6,6 +6,7 @@
 #include "test_model_util.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "head_quant.h"
 
@@ -162,6 +163,42 @@ static void few_items_rescored(void **state)
         assert_true(rescored < 16L * 4000 / 10);
 }
 
+/* Identical item embeddings give every item the same logit, so every item
+ * stays a candidate: the list overflows and stage two scans the whole row. */
+static void equal_logits_scan_row(void **state)
+{
+    (void)state;
+    struct model_config c = test_config(10 + 3000);
+    struct model m;
+    char error[MODEL_ERROR_SIZE];
+    test_random_model(&m, &c, 8);
+    int d = c.d_model, n_items = c.item_end - c.item_begin;
+    for (int i = 1; i < n_items; i++)
+        memcpy(m.params.embedding + (size_t)(c.item_begin + i) * d, m.params.embedding + (size_t)c.item_begin * d,
+               (size_t)d * sizeof(float));
+    assert_int_equal(model_quant_heads_build(&m, error), 0);
+
+    float pooled[512], lse;
+    float *logits = malloc(sizeof(float) * (size_t)n_items);
+    int top[10];
+    assert_non_null(logits);
+    uint64_t rng = 3;
+    for (int i = 0; i < d; i++)
+        pooled[i] = test_uniform(&rng);
+
+    long rescored = model_item_logits_top(&m, pooled, 1, logits, &lse, 10, n_items, top);
+    double exact = reference_dot(&m, pooled, 0);
+    if (m.item_quant)
+        assert_int_equal(rescored, n_items);
+    for (int j = 0; j < 10; j++) {
+        assert_true(top[j] >= 0 && top[j] < n_items);
+        assert_true(fabs(logits[top[j]] - exact) < 1e-5 * (1.0 + fabs(exact)));
+    }
+    assert_true(fabs(lse - (exact + log((double)n_items))) < 1e-3);
+    free(logits);
+    model_free(&m);
+}
+
 static void large_k_scores_in_float(void **state)
 {
     (void)state;
@@ -261,6 +298,7 @@ int main(void)
         cmocka_unit_test(top_k_matches_reference),
         cmocka_unit_test(buckets_are_never_ranked),
         cmocka_unit_test(few_items_rescored),
+        cmocka_unit_test(equal_logits_scan_row),
         cmocka_unit_test(large_k_scores_in_float),
         cmocka_unit_test(category_head_with_bias),
         cmocka_unit_test(quant_freed_with_model),
