@@ -111,6 +111,9 @@ struct train_model {
     /* next-item loss; change with train_model_set_item_loss only */
     enum train_item_loss item_loss;
     int item_negatives;           /* K, for the sampled losses */
+    float item_recent_weight;     /* extra loss weight of the item_recent_span newest targets of each
+                                     sequence, for the sampled losses; 0: every target weighs 1 */
+    int item_recent_span;
     int *negative_items;          /* [K] this batch's negatives */
     float *negative_rows;         /* [K, d] their embedding rows */
     float *negative_grads;        /* [K, d] */

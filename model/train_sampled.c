@@ -49,6 +49,17 @@ static int gather_targets(struct train_model *m, const struct train_batch *b)
     return count;
 }
 
+/* Loss weight of gathered row r: 1 + item_recent_weight for the
+ * item_recent_span newest targets of its sequence, 1 for the others. Rows
+ * end at lengths[b] - 1 with either padding (left padding sets lengths to
+ * T), so the distance from the newest target is lengths[b] - 1 - t. */
+static double row_weight(const struct train_model *m, const struct train_batch *b, int r)
+{
+    int i = m->row_index[r], t = i % b->T, distance = b->lengths[i / b->T] - 1 - t;
+
+    return distance < m->item_recent_span ? 1.0 + m->item_recent_weight : 1.0;
+}
+
 /* One position of the sampled softmax: z[K] are the negatives' logits, *zt
  * the target's. Returns the loss; with want_grad replaces z and *zt by the
  * gradient of scale * loss (0 for a negative equal to the target). */
@@ -163,17 +174,24 @@ float train_sampled_item_loss(struct train_model *m, const struct train_batch *b
         m->target_logits[r] = dot;
     }
 
-    double sum = 0.0;
-    float scale = 1.0f / (float)count;
+    /* The loss is the weighted mean over rows; every weight is 1 unless
+     * item_recent_weight is set. */
+    double sum = 0.0, total_weight = 0.0;
+    for (int r = 0; r < count; r++)
+        total_weight += row_weight(m, b, r);
     for (int r = 0; r < count; r++) {
+        double weight = row_weight(m, b, r);
+        float scale = (float)(weight / total_weight);
         float *z = m->negative_logits + (size_t)r * K;
+        double loss;
         if (m->item_loss == TRAIN_ITEM_LOSS_BCE)
-            sum += bce_row(z, &m->target_logits[r], m->negative_items, m->row_target[r], K, scale, want_grad);
+            loss = bce_row(z, &m->target_logits[r], m->negative_items, m->row_target[r], K, scale, want_grad);
         else
-            sum += softmax_row(z, &m->target_logits[r], m->negative_items, m->row_target[r], K, scale, want_grad);
+            loss = softmax_row(z, &m->target_logits[r], m->negative_items, m->row_target[r], K, scale, want_grad);
+        sum += weight * loss;
     }
 
     if (want_grad)
         sampled_backward(m, count);
-    return (float)(sum / count);
+    return (float)(sum / total_weight);
 }

@@ -9,6 +9,7 @@
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
  *        [--attention-dropout P] [--input-replace P] [--ema DECAY] [--lr X]
+ *        [--recent-weight X] [--recent-span N]
  *        [--loss full|sampled|bce] [--negatives K]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH]
@@ -29,7 +30,8 @@
 
 struct options {
     int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
-    float dropout, attention_dropout, lr, weight_decay, ema, input_replace;
+    float dropout, attention_dropout, lr, weight_decay, ema, input_replace, recent_weight;
+    int recent_span;
     int pre_norm, pad_left, decay_embedding;
     enum train_item_loss loss;
     int negatives;
@@ -85,6 +87,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--d-ff") == 0) o->d_ff = atoi(value);
         else if (strcmp(name, "--attention-dropout") == 0) o->attention_dropout = (float)atof(value);
         else if (strcmp(name, "--input-replace") == 0) o->input_replace = (float)atof(value);
+        else if (strcmp(name, "--recent-weight") == 0) o->recent_weight = (float)atof(value);
+        else if (strcmp(name, "--recent-span") == 0) o->recent_span = atoi(value);
         else if (strcmp(name, "--ema") == 0) o->ema = (float)atof(value);
         else if (strcmp(name, "--heads") == 0) o->heads = atoi(value);
         else if (strcmp(name, "--layers") == 0) o->layers = atoi(value);
@@ -177,6 +181,8 @@ int main(int argc, char **argv)
     }
     model.dropout = o.dropout;
     model.attention_dropout = o.attention_dropout;
+    model.item_recent_weight = o.recent_weight;
+    model.item_recent_span = o.recent_span;
     if (train_model_set_item_loss(&model, o.loss, o.negatives, error) != 0) {
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;

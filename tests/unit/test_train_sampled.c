@@ -1,8 +1,8 @@
 /*
  * The next-item losses over sampled negatives (model/train_sampled.c):
  * finite-difference checks of the whole encoder-only graph with each loss,
- * and the loss value recomputed in double from the model's encoder output,
- * embedding and drawn negatives.
+ * also with the newest targets weighted more, and the loss value recomputed
+ * in double from the model's encoder output, embedding and drawn negatives.
  *
  * Sizes: d_model 8, 2 heads, 2 pre-norm GELU layers, items [4, 20), 6
  * negatives, so some negatives equal a target and must be left out. Dropout
@@ -139,10 +139,12 @@ static int check_tensor(struct fixture *f, const struct model_tensor_info *t, co
     return failures;
 }
 
-static void check_gradients(enum train_item_loss loss)
+static void check_gradients(enum train_item_loss loss, float recent_weight)
 {
     static struct fixture f;
     make_model(&f, loss);
+    f.m.item_recent_weight = recent_weight;
+    f.m.item_recent_span = 2;
     float *g = analytic_gradient(&f);
     int failures = 0;
 
@@ -172,7 +174,8 @@ static double softplus(double z)
  * the last forward drew. */
 static double reference_loss(const struct train_model *m, enum train_item_loss loss, int *skipped)
 {
-    int d = m->config.d_model, count = 0;
+    int d = m->config.d_model;
+    double count = 0.0;
     const float *emb = m->params.embedding;
     double total = 0.0;
 
@@ -199,18 +202,22 @@ static double reference_loss(const struct train_model *m, enum train_item_loss l
             row = softplus(-st) + (valid > 0 ? negative_sum / valid : 0.0);
         else
             row = log(sum) - st;
-        total += row;
-        count++;
+        int newest = lengths[i / T] - 1 - i % T < m->item_recent_span;
+        double weight = newest ? 1.0 + m->item_recent_weight : 1.0;
+        total += weight * row;
+        count += weight;
     }
     return total / count;
 }
 
-static void check_value(enum train_item_loss loss)
+static void check_value(enum train_item_loss loss, float recent_weight)
 {
     static struct fixture f;
     int skipped;
 
     make_model(&f, loss);
+    f.m.item_recent_weight = recent_weight;
+    f.m.item_recent_span = 2;
     double value = loss_at(&f);
     double expected = reference_loss(&f.m, loss, &skipped);
 
@@ -226,25 +233,39 @@ static void check_value(enum train_item_loss loss)
 static void sampled_softmax_gradients(void **state)
 {
     (void)state;
-    check_gradients(TRAIN_ITEM_LOSS_SAMPLED);
+    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 0.0f);
 }
 
 static void bce_gradients(void **state)
 {
     (void)state;
-    check_gradients(TRAIN_ITEM_LOSS_BCE);
+    check_gradients(TRAIN_ITEM_LOSS_BCE, 0.0f);
+}
+
+/* The two newest targets of each sequence weigh 3 times the others. */
+static void recent_weight_gradients(void **state)
+{
+    (void)state;
+    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 2.0f);
 }
 
 static void sampled_softmax_value(void **state)
 {
     (void)state;
-    check_value(TRAIN_ITEM_LOSS_SAMPLED);
+    check_value(TRAIN_ITEM_LOSS_SAMPLED, 0.0f);
 }
 
 static void bce_value(void **state)
 {
     (void)state;
-    check_value(TRAIN_ITEM_LOSS_BCE);
+    check_value(TRAIN_ITEM_LOSS_BCE, 0.0f);
+}
+
+static void recent_weight_value(void **state)
+{
+    (void)state;
+    check_value(TRAIN_ITEM_LOSS_SAMPLED, 2.0f);
+    check_value(TRAIN_ITEM_LOSS_BCE, 2.0f);
 }
 
 /* The fixture's seed must draw a negative equal to some target, or the
@@ -281,6 +302,7 @@ int main(void)
         cmocka_unit_test(sampled_softmax_gradients), cmocka_unit_test(bce_gradients),
         cmocka_unit_test(sampled_softmax_value),     cmocka_unit_test(bce_value),
         cmocka_unit_test(negative_equal_to_target),  cmocka_unit_test(invalid_negative_count),
+        cmocka_unit_test(recent_weight_gradients),   cmocka_unit_test(recent_weight_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
