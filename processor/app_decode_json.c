@@ -71,6 +71,9 @@ enum app_dead_letter_reason app_decode_json(const struct intentd_config *cfg, en
 
 invalid:
     snprintf(detail, detail_size, "%s", err.message);
+    /* codec_json names the schema field in parentheses, whatever the JSON path */
+    if (strstr(err.message, "(field user_id)"))
+        return APP_DLQ_MISSING_USER_ID;
     if (strstr(err.message, "action"))
         return APP_DLQ_UNKNOWN_ACTION;
     if (strstr(err.message, "rating"))
