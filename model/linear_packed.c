@@ -10,7 +10,7 @@
 enum {
     PANEL_OUTPUTS = 16, /* one AVX-512 register of outputs */
     GROUP_ROWS = 8,     /* input rows per pass over the panels: 16 accumulators for a panel pair */
-    MAX_LINEARS = 6 * MODEL_MAX_LAYERS,
+    MAX_LINEARS = 8 * MODEL_MAX_LAYERS, /* 4 per encoder layer and 4 per decoder layer */
 };
 
 static int has_avx512(void)

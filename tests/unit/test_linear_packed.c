@@ -136,6 +136,27 @@ static void encoder_matches_unpacked(void **state)
     model_free(&plain);
 }
 
+static void deepest_model_packs(void **state)
+{
+    (void)state;
+    struct model_config c = test_config(10 + 20);
+    struct model m;
+    char error[MODEL_ERROR_SIZE];
+    c.d_model = 16;
+    c.n_heads = 1;
+    c.d_ff = 32;
+    c.n_encoder_layers = MODEL_MAX_LAYERS;
+    c.n_decoder_layers = MODEL_MAX_LAYERS;
+    test_random_model(&m, &c, 4);
+
+    assert_int_equal(model_linears_pack(&m, error), 0);
+    if (cpu_has_avx512())
+        assert_int_equal(m.n_linears, 8 * MODEL_MAX_LAYERS);
+    const struct model_decoder_layer_params *last = &m.params.decoder[MODEL_MAX_LAYERS - 1];
+    check_linear(&m, last->linear2_weight, last->linear2_bias, 3, 16, 32, 0);
+    model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +164,7 @@ int main(void)
         cmocka_unit_test(odd_widths_match_reference),
         cmocka_unit_test(row_result_independent_of_batch),
         cmocka_unit_test(encoder_matches_unpacked),
+        cmocka_unit_test(deepest_model_packs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
