@@ -177,6 +177,19 @@ static int set_statistics_interval(const struct intentd_config *cfg, rd_kafka_co
     return kafka_conf_set(conf, "statistics.interval.ms", RUN_STATS_INTERVAL, error, size);
 }
 
+/* Keyed outputs (intents, offers, dead letters) go to the partition the
+ * Java client's default partitioner picks, murmur2 of the key, unless
+ * kafka.properties chose a partitioner. librdkafka's own default (CRC32)
+ * would put a user's intents on another partition number than the events a
+ * Java or `intentd replay` producer wrote for that user. */
+static int set_partitioner(const struct intentd_config *cfg, rd_kafka_conf_t *conf, char *error, size_t size)
+{
+    for (size_t i = 0; i < cfg->kafka.n_properties; i++)
+        if (strcmp(cfg->kafka.properties[i].key, "partitioner") == 0)
+            return 0;
+    return kafka_conf_set(conf, "partitioner", "murmur2_random", error, size);
+}
+
 static int build_confs(const struct intentd_config *cfg, const char *bootstrap, rd_kafka_conf_t **consumer,
                        rd_kafka_conf_t **producer)
 {
@@ -189,7 +202,8 @@ static int build_confs(const struct intentd_config *cfg, const char *bootstrap, 
         return -1;
     }
     if (kafka_conf_build(cfg, bootstrap, producer, error, sizeof error) != 0 ||
-        kafka_conf_set(*producer, "transactional.id", cfg->kafka.transactional_id, error, sizeof error) != 0) {
+        kafka_conf_set(*producer, "transactional.id", cfg->kafka.transactional_id, error, sizeof error) != 0 ||
+        set_partitioner(cfg, *producer, error, sizeof error) != 0) {
         rd_kafka_conf_destroy(*consumer);
         log_error("%s", error);
         return -1;

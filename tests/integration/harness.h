@@ -193,6 +193,7 @@ static inline void harness_init(struct harness *h, const char *name, const char 
     rd_kafka_conf_t *conf = harness_conf();
     harness_conf_set(conf, "enable.idempotence", "true");
     harness_conf_set(conf, "message.max.bytes", "4194304");
+    harness_conf_set(conf, "partitioner", "murmur2_random"); /* as Java producers and intentd replay */
     h->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     assert_non_null(h->producer);
 }

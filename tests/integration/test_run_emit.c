@@ -56,7 +56,9 @@ static void run_once(struct harness *h, struct harness_click *clicks, size_t n, 
     assert_int_equal(harness_stop(pid, 60), 0);
 }
 
-/* Counts the intents per user; every intent must belong to a user of the clicks. */
+/* Counts the intents per user; every intent must belong to a user of the
+ * clicks, and sit on the partition number of its source events: intentd
+ * partitions keyed outputs by murmur2 like the harness's producer. */
 static void count_intents(struct harness *h, struct user_count *users, size_t n_users)
 {
     struct harness_records intents = {0};
@@ -74,6 +76,10 @@ static void count_intents(struct harness *h, struct user_count *users, size_t n_
             ;
         if (j == n_users)
             fail_msg("intent for user %s, who has no click", intent.user_id);
+        assert_true(intent.source_offset_count > 0);
+        if (intents.items[i].partition != intent.source_offsets[0].partition)
+            fail_msg("intent of user %s on partition %d, its events on partition %d", intent.user_id,
+                     (int)intents.items[i].partition, (int)intent.source_offsets[0].partition);
         users[j].intents++;
         codec_intent_clear(&intent);
     }
