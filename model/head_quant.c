@@ -263,7 +263,8 @@ score_group(const struct head_quant *q, int first, int last, const uint8_t *hq, 
     }
 }
 
-/* exp(x) for x <= 0 to about 3e-6 relative: enough for a normaliser of
+/* exp(x) for x <= 0 to about 3e-6 relative (the Taylor remainder below, an
+ * estimate that ignores float rounding): enough for a normaliser of
  * int8 logits. 2^(x log2 e) split into an integer and a fraction in
  * [-0.5, 0.5], the fraction by its Taylor series to degree 5. */
 VNNI_TARGET static inline __m512 exp16_normaliser(__m512 x)
@@ -373,10 +374,10 @@ VNNI_TARGET static double rescore_outputs(const struct head_quant *q, const floa
     return change;
 }
 
-/* Stage two for one vector: rescores in float every ranked output whose
- * int8 logit is within twice the error bound of the k-th lane maximum,
- * corrects the exponential sum for them and writes the lse and, when top is
- * not NULL, the k best indices. Returns the number rescored. */
+/* Runs stage two for one vector. Every ranked output whose int8 logit is
+ * within twice the error bound of the k-th lane maximum is rescored in
+ * float, and the exponential sum is corrected for it. Writes the lse and,
+ * when top is not NULL, the k best indices. Returns the number rescored. */
 VNNI_TARGET static long rescore_row(const struct head_quant *q, const float *h, float *row, int n_ranked, int k,
                                     const struct row_state *s, float *lse, int *top)
 {
@@ -496,6 +497,15 @@ static void select_top(const float *row, int n_ranked, int k, int *top)
     top_store(&best, top);
 }
 
+/* The result of a head without outputs: lse 0 and empty top lists. */
+static void store_empty(int rows, float *lse, int k, int *top)
+{
+    for (int r = 0; r < rows; r++)
+        lse[r] = 0.0f;
+    for (int i = 0; top && i < rows * k; i++)
+        top[i] = -1;
+}
+
 static void select_top_rows(const float *logits, int rows, int n_out, int n_ranked, int k, int *top)
 {
     if (!top)
@@ -511,8 +521,12 @@ long model_item_logits_top(const struct model *m, const float *pooled, int rows,
 {
     int n_items = m->config.item_end - m->config.item_begin;
 
-    if (rows <= 0 || n_items <= 0)
+    if (rows <= 0)
         return 0;
+    if (n_items <= 0) {
+        store_empty(rows, lse, k, top);
+        return 0;
+    }
     long rescored = quant_top(m->item_quant, pooled, rows, logits, lse, k, n_ranked, top);
     if (rescored >= 0)
         return rescored;
@@ -527,8 +541,12 @@ long model_category_logits_top(const struct model *m, const float *pooled, int r
 {
     const struct model_config *c = &m->config;
 
-    if (rows <= 0 || c->n_categories <= 0)
+    if (rows <= 0)
         return 0;
+    if (c->n_categories <= 0) {
+        store_empty(rows, lse, k, top);
+        return 0;
+    }
     long rescored = quant_top(m->category_quant, pooled, rows, logits, lse, k, n_ranked, top);
     if (rescored >= 0)
         return rescored;

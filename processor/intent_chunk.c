@@ -185,9 +185,7 @@ int intent_encode_chunk(struct app *app, struct intent_buffers *b, const size_t 
 void intent_score_items(struct app *app, struct intent_buffers *b, int n)
 {
     const struct model *model = &app->bundle->model;
-    int n_items = model->config.item_end - model->config.item_begin;
-
-    if (n == 0 || n_items <= 0)
+    if (n == 0)
         return;
 
     /* Only the top_k known items are listed, so only their logits, and any

@@ -82,8 +82,9 @@ int intent_buffers_fit(struct intent_buffers *b, const struct model_config *c, i
 int intent_encode_chunk(struct app *app, struct intent_buffers *b, const size_t *order, size_t first, int rows,
                         int max_len);
 
-/* Item scores and their softmax normalisers for the n rows of
- * b->emit_pooled, into b->items and b->lse_items rows 0 .. n-1. */
+/* Item scores, their softmax normalisers and top lists for the n rows of
+ * b->emit_pooled, into rows 0 .. n-1 of b->items, b->lse_items and
+ * b->top_items. */
 void intent_score_items(struct app *app, struct intent_buffers *b, int n);
 
 #endif

@@ -277,6 +277,30 @@ static void category_head_with_bias(void **state)
     model_free(&m);
 }
 
+/* A model without a category head lists no category: lse 0, every top
+ * index -1. */
+static void empty_head_lists_nothing(void **state)
+{
+    (void)state;
+    struct model_config c = test_config(10 + 40);
+    struct model m;
+    char error[MODEL_ERROR_SIZE];
+    c.n_categories = 0;
+    test_random_model(&m, &c, 6);
+    assert_int_equal(model_quant_heads_build(&m, error), 0);
+    assert_null(m.category_quant);
+
+    float pooled[2 * 512] = {0}, lse[2] = {1.0f, 1.0f};
+    int top[2 * 5];
+    memset(top, 0, sizeof top);
+    assert_int_equal(model_category_logits_top(&m, pooled, 2, NULL, lse, 5, 0, top), 0);
+    for (int r = 0; r < 2; r++)
+        assert_true(lse[r] == 0.0f);
+    for (int i = 0; i < 2 * 5; i++)
+        assert_int_equal(top[i], -1);
+    model_free(&m);
+}
+
 static void quant_freed_with_model(void **state)
 {
     (void)state;
@@ -301,6 +325,7 @@ int main(void)
         cmocka_unit_test(equal_logits_scan_row),
         cmocka_unit_test(large_k_scores_in_float),
         cmocka_unit_test(category_head_with_bias),
+        cmocka_unit_test(empty_head_lists_nothing),
         cmocka_unit_test(quant_freed_with_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
