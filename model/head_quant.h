@@ -9,8 +9,8 @@
  * VNNI from an int8 copy of the head's weight rows (one scale per row) and an
  * 8-bit copy of the pooled vector (one scale per vector). That takes a
  * quarter of the instructions and of the bytes of float. Stage two proves which
- * outputs can still be among the k best: from the two scales it bounds the
- * error of every int8 logit, and every output whose int8 logit lies within
+ * outputs can still be among the k best. From the two scales it bounds the
+ * error of every int8 logit. Every output whose int8 logit lies within
  * twice that bound of the k-th best is scored again in float. The k best
  * outputs and their logits are therefore those of the float head (up to the
  * order of float additions); the other logits, and through them the

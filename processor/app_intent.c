@@ -32,11 +32,10 @@ static double wall_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Scores the k best of the first n_known logits (those with an external
- * id; buckets follow them in the layout) as probabilities exp(logit - lse),
- * lse being the log of the softmax normaliser over the whole row. best
- * lists their indices, best first, as the *_logits_top heads return them
- * (-1 past the end). Returns the count; ids point into the tokenizer. */
+/* Scores the up to k logits that best lists (indices, best first, -1 past
+ * the end, as the *_logits_top heads return them) as probabilities
+ * exp(logit - lse). lse is the log of the softmax normaliser over the whole
+ * row. Returns the count; ids point into the tokenizer. */
 static int top_known(const struct tokenizer *tok, const float *logits, float lse, const int *best, int32_t first_token,
                      int k, codec_scored_id_t *out, int32_t *best_token)
 {

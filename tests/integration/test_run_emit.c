@@ -56,9 +56,9 @@ static void run_once(struct harness *h, struct harness_click *clicks, size_t n, 
     assert_int_equal(harness_stop(pid, 60), 0);
 }
 
-/* Counts the intents per user; every intent must belong to a user of the
- * clicks, and sit on the partition number of its source events: intentd
- * partitions keyed outputs by murmur2 like the harness's producer. */
+/* Counts the intents per user. Every intent must belong to a user of the
+ * clicks and sit on the partition number of its source events, because
+ * intentd partitions keyed outputs by murmur2 like the harness's producer. */
 static void count_intents(struct harness *h, struct user_count *users, size_t n_users)
 {
     struct harness_records intents = {0};
