@@ -8,6 +8,8 @@
 
 #include "train_layers.h"
 
+const int train_eval_count_floor[TRAIN_EVAL_COUNT_BUCKETS] = {0, 1, 5, 10, 30};
+
 /* Eligible users (with a held-out item), sampled down to max_users. */
 static int *pick_users(const struct train_sequences *s, const struct train_eval_config *c, int *count)
 {
@@ -27,6 +29,32 @@ static int *pick_users(const struct train_sequences *s, const struct train_eval_
     }
     *count = n;
     return users;
+}
+
+/* counts[item]: occurrences of each item in the training parts of all
+ * users, the data every update saw. NULL when out of memory. */
+static int *training_counts(const struct train_sequences *s)
+{
+    int *counts = calloc((size_t)s->n_items + 1, sizeof(int));
+
+    if (!counts)
+        return NULL;
+    for (int u = 0; u < s->n_users; u++) {
+        const int *items = s->items + s->offsets[u];
+        int train_len = train_split_train_length(s, u);
+        for (int j = 0; j < train_len; j++)
+            counts[items[j]]++;
+    }
+    return counts;
+}
+
+static int count_bucket(int count)
+{
+    int b = TRAIN_EVAL_COUNT_BUCKETS - 1;
+
+    while (b > 0 && count < train_eval_count_floor[b])
+        b--;
+    return b;
 }
 
 static double dot(const float *a, const float *b, int d)
@@ -88,13 +116,14 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
     int status = 0;
     int *users = pick_users(s, c, &n_users);
     int *mark = calloc((size_t)n_items + 1, sizeof(int));
+    int *counts = training_counts(s);
     float *scores = c->full ? model_alloc_floats((size_t)m->max_B * n_items) : NULL;
     float *last = model_alloc_floats((size_t)m->max_B * d);
     int batch_ok = train_seq_batch_alloc(&sb, m->max_B, m->max_T) == 0;
     sb.pad_left = c->pad_left;
 
     memset(r, 0, sizeof *r);
-    if (!users || !mark || (c->full && !scores) || !last || !batch_ok) {
+    if (!users || !mark || !counts || (c->full && !scores) || !last || !batch_ok) {
         snprintf(error, MODEL_ERROR_SIZE, "out of memory evaluating %d items", n_items);
         status = -1;
         goto done;
@@ -124,9 +153,12 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
                 n_seen += mark[items[j]] != stamp;
                 mark[items[j]] = stamp;
             }
-            add_rank(sampled_rank(last + (size_t)i * d, m->params.embedding, d, target, n_items, c->n_negatives,
-                                  mark, stamp, n_seen, &rng),
-                     &r->hr10, &r->ndcg10);
+            int rank = sampled_rank(last + (size_t)i * d, m->params.embedding, d, target, n_items, c->n_negatives,
+                                    mark, stamp, n_seen, &rng);
+            struct train_eval_bucket *bucket = &r->by_count[count_bucket(counts[target])];
+            add_rank(rank, &r->hr10, &r->ndcg10);
+            bucket->users++;
+            add_rank(rank, &bucket->hr10, &bucket->ndcg10);
             if (c->full)
                 add_rank(full_rank(scores + (size_t)i * n_items, target, n_items, mark, stamp), &r->full_hr10,
                          &r->full_ndcg10);
@@ -140,9 +172,16 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
         r->full_hr10 /= n_users;
         r->full_ndcg10 /= n_users;
     }
+    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++) {
+        if (r->by_count[b].users > 0) {
+            r->by_count[b].hr10 /= r->by_count[b].users;
+            r->by_count[b].ndcg10 /= r->by_count[b].users;
+        }
+    }
 done:
     free(users);
     free(mark);
+    free(counts);
     free(scores);
     free(last);
     train_seq_batch_free(&sb);

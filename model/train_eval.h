@@ -26,10 +26,23 @@ struct train_eval_config {
     int pad_left;      /* the batch layout the model was trained with (train_seq_batch) */
 };
 
+/* Sampled HR@10 and NDCG@10 split by how often the held-out item occurs in
+ * the training part of all users: never, 1-4, 5-9, 10-29 and 30 or more
+ * times. Rarely seen items have few updates, so the split shows where a
+ * model loses. */
+#define TRAIN_EVAL_COUNT_BUCKETS 5
+extern const int train_eval_count_floor[TRAIN_EVAL_COUNT_BUCKETS]; /* lowest count of each bucket */
+
+struct train_eval_bucket {
+    int users;
+    double hr10, ndcg10;
+};
+
 struct train_eval_result {
     int users;
     double hr10, ndcg10;           /* sampled */
     double full_hr10, full_ndcg10; /* full catalogue, when requested */
+    struct train_eval_bucket by_count[TRAIN_EVAL_COUNT_BUCKETS]; /* sampled, by training count */
 };
 
 /* Scores the users' held-out items with the encoder (no dropout). The model's

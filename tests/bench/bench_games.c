@@ -13,7 +13,9 @@
  *        [--loss full|sampled|bce] [--negatives K]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH]
- * Progress goes to stderr; the last stdout line is the summary:
+ * Progress goes to stderr. stdout gets the test item's metrics split by its
+ * count in the training data (games_by_train_count ...), then the run line,
+ * and last the summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <stdio.h>
@@ -242,6 +244,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
     }
+    /* Sampled metrics of the test item split by its count in the training
+     * data, which shows how much rarely seen items cost. */
+    printf("games_by_train_count");
+    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++) {
+        const struct train_eval_bucket *bucket = &r.by_count[b];
+        int lowest = train_eval_count_floor[b];
+        printf(" count%d_share=%.4f count%d_hr10=%.4f count%d_ndcg10=%.4f", lowest,
+               r.users > 0 ? (double)bucket->users / r.users : 0.0, lowest, bucket->hr10, lowest, bucket->ndcg10);
+    }
+    printf("\n");
     printf("games users=%d best_epoch=%d valid_hr10=%.4f steps=%ld train_cpu_seconds=%.0f\n", r.users,
            session.best_epoch + 1, session.best_hr10, session.opt.step, train_cpu_seconds);
     printf("games hr10=%.4f ndcg10=%.4f full_hr10=%.4f full_ndcg10=%.4f train_seconds=%.0f\n", r.hr10, r.ndcg10,

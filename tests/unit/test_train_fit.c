@@ -147,6 +147,60 @@ static void pattern_is_learned(void **state)
     train_sequences_free(&data);
 }
 
+/* Users of three items (one training item) whose test items occur 30, 10,
+ * 5, 1 and 0 times in the training parts: the evaluation splits them into
+ * the five count buckets, and the buckets add up to the totals. */
+static void eval_splits_by_training_count(void **state)
+{
+    (void)state;
+    static struct train_model m;
+    static const int groups[][4] = {
+        /* users, training item, validation item, test item */
+        {30, 1, 6, 1}, {10, 2, 6, 2}, {5, 3, 6, 3}, {1, 4, 6, 4}, {2, 7, 6, 8},
+    };
+    static const int expected_users[TRAIN_EVAL_COUNT_BUCKETS] = {2, 1, 5, 10, 30};
+    struct train_sequences data = {.n_users = 48, .n_items = N_ITEMS, .n_interactions = 48 * 3};
+    char error[MODEL_ERROR_SIZE];
+
+    data.offsets = malloc(49 * sizeof(long));
+    data.items = malloc(48 * 3 * sizeof(int));
+    assert_non_null(data.offsets);
+    assert_non_null(data.items);
+    int u = 0;
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        for (int k = 0; k < groups[g][0]; k++, u++) {
+            data.offsets[u] = (long)u * 3;
+            for (int j = 0; j < 3; j++)
+                data.items[u * 3 + j] = groups[g][j + 1];
+        }
+    }
+    data.offsets[48] = 48 * 3;
+    assert_int_equal(u, 48);
+
+    make_model(&m, 0.0f);
+    struct train_eval_config ec = {.max_users = 0, .n_negatives = 5, .seed = 4};
+    struct train_eval_result r;
+    assert_int_equal(train_eval_ranking(&m, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error), 0);
+    assert_int_equal(r.users, 48);
+
+    int users = 0;
+    double hits = 0.0, gains = 0.0;
+    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++) {
+        assert_int_equal(r.by_count[b].users, expected_users[b]);
+        users += r.by_count[b].users;
+        hits += r.by_count[b].hr10 * r.by_count[b].users;
+        gains += r.by_count[b].ndcg10 * r.by_count[b].users;
+    }
+    assert_int_equal(users, r.users);
+    assert_true(fabs(hits - r.hr10 * r.users) < 1e-9);
+    assert_true(fabs(gains - r.ndcg10 * r.users) < 1e-9);
+    /* 5 negatives: every rank is below 10, so every bucket hits */
+    assert_true(fabs(r.hr10 - 1.0) < 1e-12);
+
+    train_model_free(&m);
+    train_sequences_free(&data);
+}
+
 static void save_and_reload_match(void **state)
 {
     (void)state;
@@ -400,6 +454,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pattern_is_learned),
+        cmocka_unit_test(eval_splits_by_training_count),
         cmocka_unit_test(save_and_reload_match),
         cmocka_unit_test(same_seed_same_weights),
         cmocka_unit_test(resume_equals_uninterrupted),
