@@ -149,6 +149,7 @@ void app_free(struct app *app)
     free(app->rules);
     free(app->touches);
     free(app->candidates);
+    free(app->candidate_tokens);
     app_undo_free(&app->undo);
     for (size_t p = 0; p < app->n_clocks; p++)
         app_timers_free(&app->clocks[p].timers);

@@ -55,12 +55,36 @@ struct app_partition_clock {
     struct app_timers timers;
 };
 
-/* An offer candidate raised by one event: judged at batch end, at the event's
- * own time, so the decision does not depend on how records were batched. */
+/* An offer candidate raised by one event or timer: judged at batch end, at
+ * the event's own time, so the decision does not depend on how records were
+ * batched. It keeps a copy of what its offer is built from (the token
+ * window and purchases of that moment), so the offer's items and category do
+ * not see the user's later events of the batch either. Its source offset is
+ * the record that raised it: the event that matched the rule or, for a
+ * timer, the clickstream record whose event time passed the deadline. */
 struct app_candidate {
-    size_t touch;     /* index into app->touches */
+    size_t touch;         /* index into app->touches */
     int32_t rule;
     int64_t event_ms;
+    size_t tokens_at;     /* the window starts at app->candidate_tokens[tokens_at] */
+    int n_tokens;
+    int n_purchases;
+    int32_t purchases[STATE_PURCHASES_MAX];
+    int64_t offsets[APP_INPUT_COUNT]; /* the record that raised it, -1 for the other inputs */
+};
+
+/* Category of an offer basis still to be scored from its tokens. */
+#define APP_CATEGORY_FROM_TOKENS (-2)
+
+/* Inputs of one offer's contents, copied when its rule fired (see struct
+ * app_candidate). */
+struct app_offer_basis {
+    const int32_t *tokens;            /* the user's token window, oldest first */
+    int n_tokens;
+    const int32_t *purchases;         /* remembered purchases, excluded from the items */
+    int n_purchases;
+    const int64_t *offsets;           /* [APP_INPUT_COUNT] newest source offset per input, -1 if none */
+    int32_t category;                 /* top category token, -1 if none, or APP_CATEGORY_FROM_TOKENS */
 };
 
 struct app {
@@ -84,6 +108,8 @@ struct app {
     size_t n_touches, touches_capacity;
     struct app_candidate *candidates; /* event-triggered offers of the open batch, in record order */
     size_t n_candidates, candidates_capacity;
+    int32_t *candidate_tokens;        /* the candidates' token windows, back to back */
+    size_t n_candidate_tokens, candidate_tokens_capacity;
 
     int64_t stream_time_ms;        /* newest event time seen on any partition: the clock of expiry */
     int64_t last_expiry_scan_ms;
@@ -102,9 +128,10 @@ void app_handlers(struct app *app, struct stream_handlers *handlers);
 /* Returns the input an input record came from, or -1. */
 int app_input_of(const struct app *app, const char *topic);
 
-/* Records the offer candidates and timers an event raises. Returns 0, or -1
- * with app->error set. app_triggers.c */
-int app_offer_on_event(struct app *app, size_t touch, const struct app_event *event);
+/* Records the offer candidates and timers an event raises; the event is the
+ * record at offset of input, already applied to the user's state. Returns 0,
+ * or -1 with app->error set. app_triggers.c */
+int app_offer_on_event(struct app *app, size_t touch, const struct app_event *event, int input, int64_t offset);
 
 /* Returns the user's touch entry of the open batch, creating the user in
  * partition if new; on its first touch in the batch the user's state is saved
@@ -138,14 +165,16 @@ int app_emit_intents(struct app *app);
  * produces the offers. app_offer.c */
 int app_emit_offers(struct app *app);
 
-/* Runs a candidate through the offer policy and produces the offer if it
- * passes. app_offer.c */
-int app_offer_consider(struct app *app, int rule, struct app_touch *touch, int64_t event_ms);
+/* Runs a candidate through the offer policy and produces the offer, built
+ * from basis, if it passes. app_offer.c */
+int app_offer_consider(struct app *app, int rule, struct app_touch *touch, int64_t event_ms,
+                       const struct app_offer_basis *basis);
 
-/* Advances partition p's event-time clock to event_ms, first raising the
- * candidates of timers due before it. Call before applying a clickstream
- * record. Returns 0, or -1 with app->error set. app_triggers.c */
-int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms);
+/* Advances partition p's event-time clock to event_ms, the time of the
+ * clickstream record at offset, first raising the candidates of timers due
+ * before it. Call before applying that record. Returns 0, or -1 with
+ * app->error set. app_triggers.c */
+int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms, int64_t offset);
 
 /* Batch end bookkeeping of candidates, clocks and timers. app_triggers.c */
 void app_offer_commit(struct app *app);

@@ -89,7 +89,7 @@ static int apply_event(struct app *app, int input, const rd_kafka_message_t *rec
 {
     if (e->kind == APP_EVENT_CONSENT)
         return apply_consent(app, input, record, e);
-    if (input == APP_INPUT_CLICKSTREAM && app_triggers_advance(app, record->partition, e->timestamp_ms) != 0)
+    if (input == APP_INPUT_CLICKSTREAM && app_triggers_advance(app, record->partition, e->timestamp_ms, record->offset) != 0)
         return -1;
 
     const struct tokenizer *tok = app->bundle->tokenizer;
@@ -137,7 +137,7 @@ static int apply_event(struct app *app, int input, const rd_kafka_message_t *rec
         touch->min_rating = e->rating;
     if (e->timestamp_ms > app->stream_time_ms)
         app->stream_time_ms = e->timestamp_ms;
-    return app_offer_on_event(app, (size_t)(touch - app->touches), e);
+    return app_offer_on_event(app, (size_t)(touch - app->touches), e, input, record->offset);
 }
 
 /* A tombstone keyed by a user id on an event topic erases that user (the

@@ -4,9 +4,12 @@
  * limit, holdout), and a FIRED or HOLDOUT candidate gets its items from the
  * decoder by beam search and its message from the rule's template.
  *
- * Event and review rules raise candidates per event (app_triggers.c), so
- * their decisions do not depend on batching; propensity rules read the
- * batch's intent and are judged once per touched user.
+ * Event and review rules raise candidates per event (app_triggers.c) with a
+ * copy of the user's tokens and purchases of that moment, so neither their
+ * decisions nor their contents depend on batching. Only the consent is read
+ * at batch end, so that a withdrawal later in the batch stops the offer.
+ * Propensity rules read the batch's intent and are judged once per touched
+ * user, on the state at the end of the batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "app.h"
 #include "encoder.h"
 #include "generate.h"
+#include "head_quant.h"
 #include "log.h"
 #include "offer_setup.h"
 #include "offer_template.h"
@@ -38,39 +42,75 @@ static void offer_id(const struct state_user *user, const char *rule, int64_t ev
     snprintf(out, 32, "%016llx", (unsigned long long)h);
 }
 
-/* Generates the offer's item bundle: beam search over known items, never an
- * item the user bought, never a duplicate. Returns the count, or -1. */
+/* The best known category of an encoded window: the category head on its
+ * pooled encoder output, hash buckets left out, as intents rank them.
+ * Sets *category to its token, or -1. Returns 0, or -1 with app->error set. */
+static int score_category(struct app *app, const float *hidden, int length, int32_t *category)
+{
+    const struct model *model = &app->bundle->model;
+    const struct model_config *c = &model->config;
+    const struct tokenizer *tok = app->bundle->tokenizer;
+    int n_ranked = tok->layout.category_bucket_begin - tok->layout.category_begin;
+
+    *category = -1;
+    if (c->n_categories <= 0 || n_ranked <= 0)
+        return 0;
+    float lse = 0.0f;
+    float *pooled = malloc(((size_t)c->d_model + (size_t)c->n_categories) * sizeof(float));
+    int best = -1;
+    if (!pooled) {
+        snprintf(app->error, sizeof app->error, "out of memory scoring the category of an offer");
+        return -1;
+    }
+
+    model_pool(c, hidden, length, pooled);
+    model_category_logits_top(model, pooled, 1, pooled + c->d_model, &lse, 1, n_ranked, &best);
+    free(pooled);
+    if (best >= 0)
+        *category = tok->layout.category_begin + best;
+    return 0;
+}
+
+/* Encodes the basis window when the offer needs it: for the decoder's items
+ * or for a category still to be scored. Sets *category and returns the
+ * number of items written, or -1 with app->error set. Items come from beam
+ * search over known items, never one the user bought, never a duplicate. */
 static int generate_items(struct app *app, const struct state_user *user, const struct config_trigger *rule,
-                          int32_t *items)
+                          const struct app_offer_basis *basis, int32_t *items, int32_t *category)
 {
     const struct model *model = &app->bundle->model;
     const struct model_config *c = &model->config;
     const struct tokenizer *tok = app->bundle->tokenizer;
     int max_items = offer_setup_max_items(rule);
+    int want_items = c->n_decoder_layers > 0 && max_items > 0 && tok->layout.item_bucket_begin > c->item_begin;
+    int want_category = basis->category == APP_CATEGORY_FROM_TOKENS;
     char error[MODEL_ERROR_SIZE];
 
-    if (c->n_decoder_layers == 0 || max_items <= 0 || tok->layout.item_bucket_begin <= c->item_begin)
-        return 0;
-
-    int32_t sequence[STATE_MAX_LEN_LIMIT];
-    int length = (int)state_store_copy_tokens(app->store, user, sequence, (size_t)c->max_len);
-    if (length == 0)
+    *category = want_category ? -1 : basis->category;
+    int length = basis->n_tokens;
+    if (length == 0 || (!want_items && !want_category))
         return 0;
     float *hidden = malloc((size_t)length * (size_t)c->d_model * sizeof(float));
     if (!hidden) {
         snprintf(app->error, sizeof app->error, "out of memory generating an offer");
         return -1;
     }
-    if (model_encode(model, &app->arena, sequence, &length, 1, length, hidden, NULL, error) != 0) {
+    if (model_encode(model, &app->arena, basis->tokens, &length, 1, length, hidden, NULL, error) != 0) {
         snprintf(app->error, sizeof app->error, "encoding user %s for an offer failed: %s", user->id, error);
         free(hidden);
         return -1;
     }
+    if (want_category && score_category(app, hidden, length, category) != 0) {
+        free(hidden);
+        return -1;
+    }
+    if (!want_items) {
+        free(hidden);
+        return 0;
+    }
 
-    int32_t purchases[STATE_PURCHASES_MAX];
-    int n_purchases = (int)state_user_copy_purchases(user, purchases);
     struct model_generate_options options;
-    offer_setup_generate(rule, c, tok, purchases, n_purchases, &options);
+    offer_setup_generate(rule, c, tok, basis->purchases, basis->n_purchases, &options);
 
     int tokens[OFFER_MAX_ITEMS + 1];
     int n_tokens = 0;
@@ -132,21 +172,23 @@ static int render_message(struct app *app, const struct config_trigger *rule, co
     return 0;
 }
 
-static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_t event_ms, int holdout)
+static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_t event_ms, int holdout,
+                         const struct app_offer_basis *basis)
 {
     const struct config_trigger *rule = &app->cfg->triggers[r];
     const struct tokenizer *tok = app->bundle->tokenizer;
     struct state_user *user = touch->user;
     int32_t item_tokens[OFFER_MAX_ITEMS];
     const char *item_ids[OFFER_MAX_ITEMS];
+    int32_t category_token = -1;
 
-    int n_items = generate_items(app, user, rule, item_tokens);
+    int n_items = generate_items(app, user, rule, basis, item_tokens, &category_token);
     if (n_items < 0)
         return -1;
     for (int i = 0; i < n_items; i++)
         item_ids[i] = tokenizer_token_id(tok, item_tokens[i]);
 
-    const char *category = touch->top_category >= 0 ? tokenizer_token_id(tok, touch->top_category) : NULL;
+    const char *category = category_token >= 0 ? tokenizer_token_id(tok, category_token) : NULL;
     char message[MESSAGE_BYTES];
     const char *language = NULL;
     if (render_message(app, rule, user, item_ids, n_items, category ? category : "", event_ms, message, &language) !=
@@ -160,8 +202,8 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
     const char *topics[APP_INPUT_COUNT] = {app->cfg->topics.clickstream, app->cfg->topics.reviews,
                                            app->cfg->topics.consents};
     for (int i = 0; i < APP_INPUT_COUNT; i++) {
-        if (touch->offsets[i] >= 0)
-            offsets[n_offsets++] = (codec_source_offset_t){(char *)topics[i], user->partition, touch->offsets[i]};
+        if (basis->offsets[i] >= 0)
+            offsets[n_offsets++] = (codec_source_offset_t){(char *)topics[i], user->partition, basis->offsets[i]};
     }
 
     codec_offer_t offer = {
@@ -194,7 +236,8 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
 }
 
 /* Runs a candidate through the policy and produces the offer if it passes. */
-int app_offer_consider(struct app *app, int r, struct app_touch *touch, int64_t event_ms)
+int app_offer_consider(struct app *app, int r, struct app_touch *touch, int64_t event_ms,
+                       const struct app_offer_basis *basis)
 {
     enum offer_outcome outcome = offer_policy_decide(app->policy, &app->rules[r], touch->user, event_ms);
 
@@ -202,7 +245,7 @@ int app_offer_consider(struct app *app, int r, struct app_touch *touch, int64_t 
         app->counters.offers[r][outcome]++;
     if (outcome != OFFER_FIRED && outcome != OFFER_HOLDOUT)
         return 0;
-    return produce_offer(app, r, touch, event_ms, outcome == OFFER_HOLDOUT);
+    return produce_offer(app, r, touch, event_ms, outcome == OFFER_HOLDOUT, basis);
 }
 
 static int category_matches(const struct app *app, const struct config_condition *when, int32_t top_category)
@@ -214,16 +257,30 @@ static int category_matches(const struct app *app, const struct config_condition
 }
 
 /* Propensity rules read the intent of this batch, so they are judged once
- * per touched user at the user's newest event time. */
+ * per touched user at the user's newest event time, and their offers are
+ * built from the user's state at the end of the batch. */
 static int check_propensity_rules(struct app *app, struct app_touch *touch)
 {
+    int32_t tokens[STATE_MAX_LEN_LIMIT];
+    int32_t purchases[STATE_PURCHASES_MAX];
+    struct app_offer_basis basis = {.tokens = tokens, .purchases = purchases, .offsets = touch->offsets,
+                                    .category = touch->top_category};
+    int have_basis = 0;
+
     for (size_t r = 0; r < app->cfg->n_triggers; r++) {
         const struct config_condition *when = &app->cfg->triggers[r].when;
 
         if (when->kind != CONFIG_COND_PROPENSITY_ABOVE || !touch->encoded)
             continue;
-        if (touch->propensity > when->propensity && category_matches(app, when, touch->top_category) &&
-            app_offer_consider(app, (int)r, touch, touch->event_ms) != 0)
+        if (touch->propensity <= when->propensity || !category_matches(app, when, touch->top_category))
+            continue;
+        if (!have_basis) {
+            size_t window = (size_t)app->bundle->model.config.max_len;
+            basis.n_tokens = (int)state_store_copy_tokens(app->store, touch->user, tokens, window);
+            basis.n_purchases = (int)state_user_copy_purchases(touch->user, purchases);
+            have_basis = 1;
+        }
+        if (app_offer_consider(app, (int)r, touch, touch->event_ms, &basis) != 0)
             return -1;
     }
     return 0;
@@ -235,9 +292,17 @@ int app_emit_offers(struct app *app)
         return 0;
 
     for (size_t i = 0; i < app->n_candidates; i++) {
-        struct app_touch *touch = &app->touches[app->candidates[i].touch];
-        if (!touch->erase &&
-            app_offer_consider(app, app->candidates[i].rule, touch, app->candidates[i].event_ms) != 0)
+        const struct app_candidate *c = &app->candidates[i];
+        struct app_touch *touch = &app->touches[c->touch];
+        struct app_offer_basis basis = {
+            .tokens = app->candidate_tokens + c->tokens_at,
+            .n_tokens = c->n_tokens,
+            .purchases = c->purchases,
+            .n_purchases = c->n_purchases,
+            .offsets = c->offsets,
+            .category = APP_CATEGORY_FROM_TOKENS,
+        };
+        if (!touch->erase && app_offer_consider(app, c->rule, touch, c->event_ms, &basis) != 0)
             return -1;
     }
 
@@ -247,4 +312,3 @@ int app_emit_offers(struct app *app)
     }
     return 0;
 }
-

@@ -18,8 +18,32 @@
 #include "app.h"
 #include "log.h"
 
-static int add_candidate(struct app *app, size_t touch, int32_t rule, int64_t event_ms)
+/* Makes room for count more tokens in app->candidate_tokens. */
+static int reserve_candidate_tokens(struct app *app, size_t count)
 {
+    size_t needed = app->n_candidate_tokens + count;
+
+    if (needed <= app->candidate_tokens_capacity)
+        return 0;
+    size_t capacity = app->candidate_tokens_capacity ? app->candidate_tokens_capacity : 4096;
+    while (capacity < needed)
+        capacity *= 2;
+    int32_t *grown = realloc(app->candidate_tokens, capacity * sizeof *grown);
+    if (!grown)
+        return -1;
+    app->candidate_tokens = grown;
+    app->candidate_tokens_capacity = capacity;
+    return 0;
+}
+
+/* Records a candidate with a copy of the user's state of this moment (the
+ * token window the model reads and the purchases) and the record at offset
+ * of input that raised it. */
+static int add_candidate(struct app *app, size_t touch, int32_t rule, int64_t event_ms, int input, int64_t offset)
+{
+    const struct app_touch *t = &app->touches[touch];
+    size_t window = (size_t)app->bundle->model.config.max_len;
+
     if (app->n_candidates == app->candidates_capacity) {
         size_t capacity = app->candidates_capacity ? app->candidates_capacity * 2 : 256;
         struct app_candidate *grown = realloc(app->candidates, capacity * sizeof *grown);
@@ -30,7 +54,21 @@ static int add_candidate(struct app *app, size_t touch, int32_t rule, int64_t ev
         app->candidates = grown;
         app->candidates_capacity = capacity;
     }
-    app->candidates[app->n_candidates++] = (struct app_candidate){touch, rule, event_ms};
+    if (reserve_candidate_tokens(app, window) != 0) {
+        snprintf(app->error, sizeof app->error, "out of memory copying the tokens of an offer candidate");
+        return -1;
+    }
+
+    struct app_candidate *c = &app->candidates[app->n_candidates++];
+    c->touch = touch;
+    c->rule = rule;
+    c->event_ms = event_ms;
+    c->tokens_at = app->n_candidate_tokens;
+    c->n_tokens = (int)state_store_copy_tokens(app->store, t->user, app->candidate_tokens + c->tokens_at, window);
+    app->n_candidate_tokens += (size_t)c->n_tokens;
+    c->n_purchases = (int)state_user_copy_purchases(t->user, c->purchases);
+    for (int i = 0; i < APP_INPUT_COUNT; i++)
+        c->offsets[i] = i == input ? offset : -1;
     return 0;
 }
 
@@ -61,7 +99,7 @@ static int timer_still_due(const struct config_condition *when, const struct sta
            user->last_action_ms[when->absent] < started;
 }
 
-int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms)
+int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms, int64_t offset)
 {
     struct app_partition_clock *clock = clock_of(app, partition);
     struct app_timer timer;
@@ -85,13 +123,14 @@ int app_triggers_advance(struct app *app, int32_t partition, int64_t event_ms)
             continue;
 
         struct app_touch *touch = app_touch_user(app, timer.id, timer.id_len, partition);
-        if (!touch || add_candidate(app, (size_t)(touch - app->touches), timer.rule, timer.deadline_ms) != 0)
+        if (!touch || add_candidate(app, (size_t)(touch - app->touches), timer.rule, timer.deadline_ms,
+                                    APP_INPUT_CLICKSTREAM, offset) != 0)
             return -1;
     }
     return 0;
 }
 
-int app_offer_on_event(struct app *app, size_t touch, const struct app_event *e)
+int app_offer_on_event(struct app *app, size_t touch, const struct app_event *e, int input, int64_t offset)
 {
     const struct state_user *user = app->touches[touch].user;
 
@@ -100,7 +139,7 @@ int app_offer_on_event(struct app *app, size_t touch, const struct app_event *e)
 
         if (when->kind == CONFIG_COND_EVENT && when->event == e->action) {
             if (!when->has_absent) {
-                if (add_candidate(app, touch, (int32_t)r, e->timestamp_ms) != 0)
+                if (add_candidate(app, touch, (int32_t)r, e->timestamp_ms, input, offset) != 0)
                     return -1;
                 continue;
             }
@@ -112,7 +151,7 @@ int app_offer_on_event(struct app *app, size_t touch, const struct app_event *e)
             }
         } else if (when->kind == CONFIG_COND_REVIEW_RATING_AT_MOST && e->kind == APP_EVENT_REVIEW &&
                    e->rating > 0 && e->rating <= when->rating) {
-            if (add_candidate(app, touch, (int32_t)r, e->timestamp_ms) != 0)
+            if (add_candidate(app, touch, (int32_t)r, e->timestamp_ms, input, offset) != 0)
                 return -1;
         }
     }
@@ -188,6 +227,7 @@ static void report_rule_counts(struct app *app)
 void app_offer_commit(struct app *app)
 {
     app->n_candidates = 0;
+    app->n_candidate_tokens = 0;
     for (size_t p = 0; p < app->n_clocks; p++)
         app->clocks[p].committed_stream_time_ms = app->clocks[p].stream_time_ms;
     report_rule_counts(app);
@@ -201,6 +241,7 @@ void app_offer_rollback(struct app *app)
     struct rebuild_context rc = {app, -1};
 
     app->n_candidates = 0;
+    app->n_candidate_tokens = 0;
     for (size_t p = 0; p < app->n_clocks; p++) {
         app->clocks[p].stream_time_ms = app->clocks[p].committed_stream_time_ms;
         app->clocks[p].timers.count = 0;
