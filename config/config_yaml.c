@@ -40,6 +40,7 @@ struct builder {
     size_t n_aliases;
     size_t total_nodes; /* after alias expansion */
     int n_documents;
+    int n_duplicates;   /* repeated keys reported so far, which fail the parse at its end */
 };
 
 const char *cfg_node_kind_name(const struct cfg_node *node)
@@ -299,8 +300,9 @@ static int compare_keys(const void *a, const void *b)
     return ka->column < kb->column ? -1 : (ka->column > kb->column);
 }
 
-/* Reports the first repeated key of a finished mapping. Sorting keeps this
- * O(n log n) for hostile input with many keys. */
+/* Reports every repeated key of a finished mapping. The parse goes on, so
+ * that one load lists the duplicates of the whole file, and fails at the
+ * end. Sorting keeps this O(n log n) for hostile input with many keys. */
 static int check_duplicate_keys(struct builder *b, const struct frame *frame)
 {
     const struct cfg_node *map = frame->node;
@@ -316,18 +318,21 @@ static int check_duplicate_keys(struct builder *b, const struct frame *frame)
         keys[i] = map->items[2 * i];
     qsort(keys, n_keys, sizeof *keys, compare_keys);
 
-    int status = 0;
-    for (size_t i = 1; i < n_keys && status == 0; i++) {
-        if (keys[i]->len == keys[i - 1]->len && memcmp(keys[i]->value, keys[i - 1]->value, keys[i]->len) == 0) {
-            char path[CFG_MAX_PATH];
-            cfg_path_key(path, sizeof path, frame->path, keys[i]->value);
-            cfg_error(b->ctx, keys[i], path, "duplicate key, first defined at line %zu; remove one of them",
-                      keys[i - 1]->line);
-            status = -1;
+    /* Equal keys sort by position, so keys[first] is the earliest of a run. */
+    size_t first = 0;
+    for (size_t i = 1; i < n_keys; i++) {
+        if (keys[i]->len != keys[first]->len || memcmp(keys[i]->value, keys[first]->value, keys[i]->len) != 0) {
+            first = i;
+            continue;
         }
+        char path[CFG_MAX_PATH];
+        cfg_path_key(path, sizeof path, frame->path, keys[i]->value);
+        cfg_error(b->ctx, keys[i], path, "duplicate key, first defined at line %zu; remove one of them",
+                  keys[first]->line);
+        b->n_duplicates++;
     }
     free(keys);
-    return status;
+    return 0;
 }
 
 static int on_collection_end(struct builder *b)
@@ -451,6 +456,8 @@ int cfg_yaml_parse(struct cfg_ctx *ctx, const char *data, size_t len, struct cfg
     }
 
     yaml_parser_delete(&parser);
+    if (status == 0 && b.n_duplicates > 0)
+        status = -1;
     for (size_t i = 0; i < b.n_anchors; i++)
         free(b.anchors[i].name);
     free(b.anchors);

@@ -136,6 +136,22 @@ static void duplicate_key_rejected(void **state)
     EXPECT_ERROR("log: {level: info}\nlog: {level: warn}\n", "test.yaml:2:1: log: duplicate key");
 }
 
+/* One load names every repeated key of the file, each against the first
+ * definition, not only the first repetition. */
+static void duplicate_keys_all_reported(void **state)
+{
+    struct intentd_config cfg;
+    struct config_error err;
+    const char *yaml = "kafka:\n  group_id: a\n  group_id: b\n  group_id: c\n"
+                       "log:\n  level: info\n  level: warn\n";
+    (void)state;
+
+    assert_int_equal(config_load_buffer(yaml, strlen(yaml), "test.yaml", &cfg, &err), -1);
+    assert_non_null(strstr(err.message, "test.yaml:3:3: kafka.group_id: duplicate key, first defined at line 2"));
+    assert_non_null(strstr(err.message, "test.yaml:4:3: kafka.group_id: duplicate key, first defined at line 2"));
+    assert_non_null(strstr(err.message, "test.yaml:7:3: log.level: duplicate key, first defined at line 6"));
+}
+
 static void duplicate_property_rejected(void **state)
 {
     (void)state;
@@ -375,6 +391,7 @@ int main(void)
         cmocka_unit_test(unknown_key_rejected),
         cmocka_unit_test(unknown_key_lists_valid_keys),
         cmocka_unit_test(duplicate_key_rejected),
+        cmocka_unit_test(duplicate_keys_all_reported),
         cmocka_unit_test(duplicate_property_rejected),
         cmocka_unit_test(duplicate_template_language_rejected),
         cmocka_unit_test(tab_indentation_rejected),
