@@ -12,10 +12,15 @@
  *        [--recent-weight X] [--recent-span N]
  *        [--loss full|sampled|bce] [--negatives K]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
- *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH]
- * Progress goes to stderr. stdout gets the test item's metrics split by its
- * count in the training data (games_by_train_count ...), then the run line,
- * and last the summary:
+ *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
+ * --load evaluates the weights of PATH, written by --save with the same
+ * shape options (--d-model, --d-ff, --heads, --layers, --max-len), and
+ * trains nothing.
+ * Progress goes to stderr. stdout first gets the validation and the test
+ * metrics split by the held-out item's count in the training data
+ * (games_valid_by_train_count, games_by_train_count). The validation line
+ * also gives hr10_at_test_mix, its HR@10 with the test items' mix of counts.
+ * Then come the run line and, last, the summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <stdio.h>
@@ -24,6 +29,8 @@
 #include <time.h>
 
 #include "blas_kernels.h"
+#include "model.h"
+#include "safetensors.h"
 #include "train_checkpoint.h"
 #include "train_data.h"
 #include "train_eval.h"
@@ -39,7 +46,7 @@ struct options {
     int negatives;
     unsigned long long seed;
     long max_steps;
-    const char *save;
+    const char *save, *load;
 };
 
 static double clock_seconds(clockid_t clock)
@@ -74,7 +81,8 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .negatives = 256,
                           .seed = 42,
                           .max_steps = 0,
-                          .save = NULL};
+                          .save = NULL,
+                          .load = NULL};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
@@ -115,6 +123,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
         else if (strcmp(name, "--save") == 0) o->save = value;
+        else if (strcmp(name, "--load") == 0) o->load = value;
         else {
             fprintf(stderr, "bench_games: unknown option %s\n", name);
             return -1;
@@ -135,6 +144,54 @@ static void on_progress(const struct train_progress *p, void *user)
         fprintf(stderr, "epoch %d/%d step %ld/%ld loss %.4f lr %.2e grad_norm %.3f %.0f positions/s eta %.0fs\n",
                 p->epoch + 1, p->epochs, p->step, p->total_steps, p->loss, p->lr, p->grad_norm,
                 p->tokens_per_second, p->eta_seconds);
+}
+
+/* Copies the weights of a model written by --save into m. Returns 0, or -1
+ * with a message. */
+static int load_weights(struct train_model *m, const char *path, char *error)
+{
+    struct model loaded;
+
+    if (model_safetensors_load(&loaded, path, MODEL_LOAD_COPY, NULL, error) != 0)
+        return -1;
+    int status = 0;
+    if (loaded.params.count != m->params.count) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "%s has %zu weights but the options give %zu: pass the --d-model, --d-ff, --heads, --layers "
+                 "and --max-len it was trained with",
+                 path, loaded.params.count, m->params.count);
+        status = -1;
+    } else {
+        memcpy(m->params.data, loaded.params.data, m->params.count * sizeof(float));
+    }
+    model_free(&loaded);
+    return status;
+}
+
+/* Prints one result split by the held-out item's count in the training
+ * data, which shows how much rarely seen items cost. */
+static void print_by_count(const char *name, const struct train_eval_result *r)
+{
+    printf("%s", name);
+    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++) {
+        const struct train_eval_bucket *bucket = &r->by_count[b];
+        int lowest = train_eval_count_floor[b];
+        printf(" count%d_share=%.4f count%d_hr10=%.4f count%d_ndcg10=%.4f", lowest,
+               r->users > 0 ? (double)bucket->users / r->users : 0.0, lowest, bucket->hr10, lowest, bucket->ndcg10);
+    }
+}
+
+/* Returns the validation HR@10 with the test items' share of each count
+ * bucket. It is close to the test HR@10 when the buckets explain the gap
+ * between the two. */
+static double hr10_at_mix(const struct train_eval_result *valid, const struct train_eval_result *test)
+{
+    double hr10 = 0.0;
+
+    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++)
+        if (test->users > 0)
+            hr10 += valid->by_count[b].hr10 * test->by_count[b].users / test->users;
+    return hr10;
 }
 
 int main(int argc, char **argv)
@@ -221,22 +278,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
     }
+    if (o.load && load_weights(&model, o.load, error) != 0) {
+        fprintf(stderr, "bench_games: %s\n", error);
+        return 1;
+    }
 
     /* CPU time next to wall time: on a shared machine the wall time also
      * measures the other processes. */
     double t0 = clock_seconds(CLOCK_MONOTONIC), cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    if (train_session_run(&session, error) != 0) {
+    if (!o.load && train_session_run(&session, error) != 0) {
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
     }
     double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
     double train_cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    fprintf(stderr, "best validation epoch %d hr10=%.4f\n", session.best_epoch + 1, session.best_hr10);
+    if (!o.load)
+        fprintf(stderr, "best validation epoch %d hr10=%.4f\n", session.best_epoch + 1, session.best_hr10);
 
     struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
                                    .pad_left = o.pad_left};
-    struct train_eval_result r;
-    if (train_eval_ranking(&model, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0) {
+    struct train_eval_result r, valid;
+    if (train_eval_ranking(&model, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0 ||
+        train_eval_ranking(&model, &data, TRAIN_HOLDOUT_VALID, &ec, &valid, error) != 0) {
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
     }
@@ -244,18 +307,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_games: %s\n", error);
         return 1;
     }
-    /* Sampled metrics of the test item split by its count in the training
-     * data, which shows how much rarely seen items cost. */
-    printf("games_by_train_count");
-    for (int b = 0; b < TRAIN_EVAL_COUNT_BUCKETS; b++) {
-        const struct train_eval_bucket *bucket = &r.by_count[b];
-        int lowest = train_eval_count_floor[b];
-        printf(" count%d_share=%.4f count%d_hr10=%.4f count%d_ndcg10=%.4f", lowest,
-               r.users > 0 ? (double)bucket->users / r.users : 0.0, lowest, bucket->hr10, lowest, bucket->ndcg10);
-    }
+    print_by_count("games_valid_by_train_count", &valid);
+    printf(" hr10=%.4f hr10_at_test_mix=%.4f\n", valid.hr10, hr10_at_mix(&valid, &r));
+    print_by_count("games_by_train_count", &r);
     printf("\n");
-    printf("games users=%d best_epoch=%d valid_hr10=%.4f steps=%ld train_cpu_seconds=%.0f\n", r.users,
-           session.best_epoch + 1, session.best_hr10, session.opt.step, train_cpu_seconds);
+    if (o.load)
+        printf("games users=%d loaded=%s\n", r.users, o.load);
+    else
+        printf("games users=%d best_epoch=%d valid_hr10=%.4f steps=%ld train_cpu_seconds=%.0f\n", r.users,
+               session.best_epoch + 1, session.best_hr10, session.opt.step, train_cpu_seconds);
     printf("games hr10=%.4f ndcg10=%.4f full_hr10=%.4f full_ndcg10=%.4f train_seconds=%.0f\n", r.hr10, r.ndcg10,
            r.full_hr10, r.full_ndcg10, train_seconds);
 
