@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,6 +250,67 @@ int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, floa
         replaced++;
     }
     return replaced;
+}
+
+int train_seq_batch_replace_inputs_cdf(struct train_seq_batch *sb, const double *cdf, int n_items, float p,
+                                       uint64_t *rng)
+{
+    int replaced = 0;
+    size_t n = (size_t)sb->batch.B * sb->batch.T;
+
+    if (p <= 0.0f || n_items < 1 || !(cdf[n_items] > 0.0))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
+            continue;
+
+        /* the first item whose cumulative weight exceeds the draw */
+        double draw = train_random_uniform(rng) * cdf[n_items];
+        int low = 1, high = n_items;
+        while (low < high) {
+            int mid = low + (high - low) / 2;
+            if (cdf[mid] > draw)
+                high = mid;
+            else
+                low = mid + 1;
+        }
+        sb->tokens[i] = low;
+        replaced++;
+    }
+    return replaced;
+}
+
+int train_seq_batch_noise_inputs(struct train_seq_batch *sb, int first_token, int n_tokens, float p, uint64_t *rng)
+{
+    int replaced = 0;
+    size_t n = (size_t)sb->batch.B * sb->batch.T;
+
+    if (p <= 0.0f || n_tokens < 1)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
+            continue;
+        sb->tokens[i] = first_token + (int)(train_random_next(rng) % (uint64_t)n_tokens);
+        replaced++;
+    }
+    return replaced;
+}
+
+double *train_split_count_cdf(const struct train_sequences *s, double exponent)
+{
+    double *cdf = calloc((size_t)s->n_items + 1, sizeof(double));
+
+    if (!cdf)
+        return NULL;
+    for (int u = 0; u < s->n_users; u++) {
+        const int *items = s->items + s->offsets[u];
+        int len = train_split_train_length(s, u);
+        for (int j = 0; j < len; j++)
+            cdf[items[j]] += 1.0;
+    }
+    for (int i = 1; i <= s->n_items; i++)
+        cdf[i] = cdf[i - 1] + pow(1.0 + cdf[i], exponent);
+    return cdf;
 }
 
 void train_shuffle(int *a, int n, uint64_t *rng)

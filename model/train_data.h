@@ -71,6 +71,22 @@ void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_se
  * replaced tokens. */
 int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, float p, uint64_t *rng);
 
+/* The same, with item i drawn with probability (cdf[i] - cdf[i - 1]) /
+ * cdf[n_items], cdf[0] = 0 and non-decreasing. */
+int train_seq_batch_replace_inputs_cdf(struct train_seq_batch *sb, const double *cdf, int n_items, float p,
+                                       uint64_t *rng);
+
+/* The same with each replaced input set to a token drawn uniformly from
+ * [first_token, first_token + n_tokens): noise tokens outside the item
+ * range, which no real input uses. With one token this is BERT's masking. */
+int train_seq_batch_noise_inputs(struct train_seq_batch *sb, int first_token, int n_tokens, float p, uint64_t *rng);
+
+/* Returns cdf[n_items + 1] for train_seq_batch_replace_inputs_cdf with item
+ * i weighted (1 + c_i)^exponent, where c_i is its count in the training
+ * parts. A negative exponent draws rarely seen items more often than
+ * uniformly. Returns NULL when out of memory. The caller frees the table. */
+double *train_split_count_cdf(const struct train_sequences *s, double exponent);
+
 /* Shuffles a[n] in place with a Fisher-Yates pass driven by the generator. */
 void train_shuffle(int *a, int n, uint64_t *rng);
 

@@ -35,6 +35,13 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         return -1;
     }
 
+    if (config->noise_tokens < 0 || (long)data->n_items + 1 + config->noise_tokens > model->config.vocab_size) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid noise_tokens %d: the vocabulary of %d ids has room for %d after the %d items",
+                 config->noise_tokens, model->config.vocab_size, model->config.vocab_size - data->n_items - 1,
+                 data->n_items);
+        return -1;
+    }
     if (!(config->ema_decay >= 0.0f && config->ema_decay < 1.0f)) {
         snprintf(error, MODEL_ERROR_SIZE, "invalid ema_decay %g: expected 0 (off) or a value in (0, 1)",
                  (double)config->ema_decay);
@@ -58,6 +65,15 @@ int train_session_init(struct train_session *s, struct train_model *model, const
             return -1;
         }
         memcpy(s->ema, model->params.data, model->params.count * sizeof(float));
+    }
+    if (config->replace_exponent != 0.0f) {
+        s->replace_cdf = train_split_count_cdf(data, config->replace_exponent);
+        if (!s->replace_cdf) {
+            snprintf(error, MODEL_ERROR_SIZE, "out of memory for the replacement weights of %d items",
+                     data->n_items);
+            train_session_free(s);
+            return -1;
+        }
     }
     s->batch.pad_left = config->pad_left;
     for (int u = 0; u < data->n_users; u++)
@@ -85,6 +101,7 @@ void train_session_free(struct train_session *s)
     optim_adamw_free(&s->opt);
     train_seq_batch_free(&s->batch);
     free(s->users);
+    free(s->replace_cdf);
     free(s->order);
     free(s->best_params);
     free(s->ema);
@@ -150,7 +167,14 @@ float train_session_step(struct train_session *s)
     int n = s->n_users - begin < size ? (int)(s->n_users - begin) : size;
     train_seq_batch_fill_train(&s->batch, s->data, s->order + begin, n);
     /* drawn from the model's generator, which checkpoints save, so a resumed run replaces the same tokens */
-    train_seq_batch_replace_inputs(&s->batch, s->data->n_items, s->config.input_replace, &m->rng);
+    if (s->config.noise_tokens > 0)
+        train_seq_batch_noise_inputs(&s->batch, s->data->n_items + 1, s->config.noise_tokens, s->config.input_replace,
+                                     &m->rng);
+    else if (s->replace_cdf)
+        train_seq_batch_replace_inputs_cdf(&s->batch, s->replace_cdf, s->data->n_items, s->config.input_replace,
+                                           &m->rng);
+    else
+        train_seq_batch_replace_inputs(&s->batch, s->data->n_items, s->config.input_replace, &m->rng);
 
     train_model_zero_grad(m);
     train_model_forward(m, &s->batch.batch, 1);

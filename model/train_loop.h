@@ -50,6 +50,10 @@ struct train_loop_config {
     long max_steps;              /* stop after this many updates in total (0: no limit) */
     float input_replace;         /* probability of replacing each input item of a training batch
                                     (train_seq_batch_replace_inputs); 0: off */
+    float replace_exponent;      /* 0: replacements are drawn uniformly over the items; else item i with
+                                    weight (1 + its training count)^replace_exponent */
+    int noise_tokens;            /* > 0: replaced inputs become one of this many noise tokens, the
+                                    vocabulary ids right after the items, instead of a drawn item */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */
@@ -69,6 +73,7 @@ struct train_session {
     struct train_seq_batch batch;
 
     int *users;              /* users with at least 2 training items */
+    double *replace_cdf;     /* [n_items + 1] cumulative replacement weights, NULL when uniform */
     int n_users;
     int *order;              /* this epoch's shuffled copy of users */
     int order_epoch;         /* epoch that order belongs to, -1 for none */

@@ -8,14 +8,17 @@
  *
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
- *        [--attention-dropout P] [--input-replace P] [--ema DECAY] [--lr X]
+ *        [--attention-dropout P] [--input-replace P] [--replace-exponent X]
+ *        [--noise-tokens N] [--ema DECAY] [--lr X]
  *        [--recent-weight X] [--recent-span N]
  *        [--loss full|sampled|bce] [--negatives K]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
- * --load evaluates the weights of PATH, written by --save with the same
- * shape options (--d-model, --d-ff, --heads, --layers, --max-len), and
- * trains nothing.
+ * --replace-exponent X draws the replacement items with weight (1 + training
+ * count)^X, and --noise-tokens N draws them from N extra vocabulary ids that
+ * no real input uses (train_loop.h). --load evaluates the weights of PATH,
+ * written by --save with the same shape options (--d-model, --d-ff, --heads,
+ * --layers, --max-len, --noise-tokens), and trains nothing.
  * Progress goes to stderr. stdout first gets the validation and the test
  * metrics split by the held-out item's count in the training data
  * (games_valid_by_train_count, games_by_train_count). The validation line
@@ -39,9 +42,9 @@
 
 struct options {
     int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
-    float dropout, attention_dropout, lr, weight_decay, ema, input_replace, recent_weight;
+    float dropout, attention_dropout, lr, weight_decay, ema, input_replace, replace_exponent, recent_weight;
     int recent_span;
-    int pre_norm, pad_left, decay_embedding;
+    int pre_norm, pad_left, decay_embedding, noise_tokens;
     enum train_item_loss loss;
     int negatives;
     unsigned long long seed;
@@ -97,6 +100,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--d-ff") == 0) o->d_ff = atoi(value);
         else if (strcmp(name, "--attention-dropout") == 0) o->attention_dropout = (float)atof(value);
         else if (strcmp(name, "--input-replace") == 0) o->input_replace = (float)atof(value);
+        else if (strcmp(name, "--replace-exponent") == 0) o->replace_exponent = (float)atof(value);
+        else if (strcmp(name, "--noise-tokens") == 0) o->noise_tokens = atoi(value);
         else if (strcmp(name, "--recent-weight") == 0) o->recent_weight = (float)atof(value);
         else if (strcmp(name, "--recent-span") == 0) o->recent_span = atoi(value);
         else if (strcmp(name, "--ema") == 0) o->ema = (float)atof(value);
@@ -223,7 +228,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "data: %d users, %d items, %ld interactions\n", data.n_users, data.n_items, data.n_interactions);
 
     model_config_defaults(&config);
-    config.vocab_size = data.n_items + 1;
+    /* the noise tokens follow the items, outside the item range */
+    config.vocab_size = data.n_items + 1 + o.noise_tokens;
     config.d_model = o.d_model;
     config.n_heads = o.heads;
     config.n_encoder_layers = o.layers;
@@ -272,6 +278,8 @@ int main(int argc, char **argv)
         .max_steps = o.max_steps,
         .ema_decay = o.ema,
         .input_replace = o.input_replace,
+        .replace_exponent = o.replace_exponent,
+        .noise_tokens = o.noise_tokens,
         .progress = on_progress,
     };
     if (train_session_init(&session, &model, &data, &lc, &oc, error) != 0) {

@@ -2,6 +2,7 @@
  * The `user item` sequence reader, the leave-one-out split and the
  * next-item batches.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,6 +174,101 @@ static void replace_inputs_keeps_padding(void **state)
     train_seq_batch_free(&sb);
 }
 
+/* The weights follow the training counts of SAMPLE. Items 10, 11, 5, 6 and
+ * 1 occur once in the training parts and the others never: user 7 trains on
+ * two items, user 2 on both of its items and user 9 on one. */
+static void count_cdf_weights_training_items(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
+    struct train_sequences s;
+
+    write_file(path, SAMPLE);
+    assert_int_equal(train_sequences_read(&s, path, error), 0);
+    unlink(path);
+
+    double *cdf = train_split_count_cdf(&s, 1.0);
+    assert_non_null(cdf);
+    double expected = 0.0;
+    for (int item = 1; item <= s.n_items; item++) {
+        int seen = item == 10 || item == 11 || item == 5 || item == 6 || item == 1;
+        expected += seen ? 2.0 : 1.0;
+        assert_true(fabs(cdf[item] - expected) < 1e-12);
+    }
+    free(cdf);
+
+    cdf = train_split_count_cdf(&s, -1.0);
+    assert_non_null(cdf);
+    assert_true(fabs((cdf[12] - cdf[11]) - 1.0) < 1e-12); /* item 12 is a validation item: count 0 */
+    assert_true(fabs((cdf[11] - cdf[10]) - 0.5) < 1e-12); /* item 11: count 1 */
+    free(cdf);
+    train_sequences_free(&s);
+}
+
+/* Weighted replacement draws only items with weight and keeps padding. */
+static void replace_inputs_follow_cdf(void **state)
+{
+    (void)state;
+    enum { B = 16, T = 8, N_ITEMS = 6 };
+    /* weights: item 2 one part, item 5 three parts, the others none */
+    const double cdf[N_ITEMS + 1] = {0.0, 0.0, 1.0, 1.0, 1.0, 4.0, 4.0};
+    struct train_seq_batch sb;
+    uint64_t rng = 3;
+    int drawn[N_ITEMS + 1] = {0};
+
+    assert_int_equal(train_seq_batch_alloc(&sb, B, T), 0);
+    for (int i = 0; i < B * T; i++)
+        sb.tokens[i] = i % T >= 6 ? 0 : 1;
+    sb.batch.B = B;
+    sb.batch.T = T;
+
+    int replaced = train_seq_batch_replace_inputs_cdf(&sb, cdf, N_ITEMS, 1.0f, &rng);
+    assert_int_equal(replaced, B * 6);
+    for (int i = 0; i < B * T; i++) {
+        if (i % T >= 6) {
+            assert_int_equal(sb.tokens[i], 0);
+            continue;
+        }
+        assert_in_range(sb.tokens[i], 1, N_ITEMS);
+        drawn[sb.tokens[i]]++;
+    }
+    assert_int_equal(drawn[1] + drawn[3] + drawn[4] + drawn[6], 0);
+    /* 96 draws at 1:3: 24 of item 2 expected, standard deviation 4.2 */
+    assert_in_range(drawn[2], 10, 38);
+    assert_int_equal(drawn[2] + drawn[5], B * 6);
+    train_seq_batch_free(&sb);
+}
+
+/* Noise replacement draws only the noise tokens and keeps padding. */
+static void noise_inputs_use_noise_tokens(void **state)
+{
+    (void)state;
+    enum { B = 16, T = 8, FIRST = 101, COUNT = 4 };
+    struct train_seq_batch sb;
+    uint64_t rng = 11;
+    int drawn[COUNT] = {0};
+
+    assert_int_equal(train_seq_batch_alloc(&sb, B, T), 0);
+    for (int i = 0; i < B * T; i++)
+        sb.tokens[i] = i % T >= 6 ? 0 : 7;
+    sb.batch.B = B;
+    sb.batch.T = T;
+
+    assert_int_equal(train_seq_batch_noise_inputs(&sb, FIRST, COUNT, 1.0f, &rng), B * 6);
+    for (int i = 0; i < B * T; i++) {
+        if (i % T >= 6) {
+            assert_int_equal(sb.tokens[i], 0);
+            continue;
+        }
+        assert_in_range(sb.tokens[i], FIRST, FIRST + COUNT - 1);
+        drawn[sb.tokens[i] - FIRST]++;
+    }
+    /* 96 draws over 4 tokens: 24 each expected, standard deviation 4.2 */
+    for (int k = 0; k < COUNT; k++)
+        assert_in_range(drawn[k], 10, 38);
+    train_seq_batch_free(&sb);
+}
+
 static void shuffle_is_seeded_permutation(void **state)
 {
     (void)state;
@@ -211,6 +307,9 @@ int main(void)
         cmocka_unit_test(rejects_bad_lines),
         cmocka_unit_test(batches_shift_targets),
         cmocka_unit_test(replace_inputs_keeps_padding),
+        cmocka_unit_test(count_cdf_weights_training_items),
+        cmocka_unit_test(replace_inputs_follow_cdf),
+        cmocka_unit_test(noise_inputs_use_noise_tokens),
         cmocka_unit_test(shuffle_is_seeded_permutation),
         cmocka_unit_test(reads_games_file),
     };
