@@ -236,80 +236,105 @@ void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_se
     set_batch(sb, n, T, 0);
 }
 
-int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, float p, uint64_t *rng)
+/* Source of replacement tokens: a draw function and its table. */
+struct replace_source {
+    int (*draw)(const struct replace_source *source, uint64_t *rng);
+    int first, count;  /* uniform: ids first .. first + count - 1 */
+    const double *cdf; /* weighted: cdf[0..count], ids 1 .. count */
+};
+
+static int draw_uniform(const struct replace_source *source, uint64_t *rng)
+{
+    return source->first + (int)(train_random_next(rng) % (uint64_t)source->count);
+}
+
+/* The first item whose cumulative weight exceeds a uniform draw. */
+static int draw_weighted(const struct replace_source *source, uint64_t *rng)
+{
+    double draw = train_random_uniform(rng) * source->cdf[source->count];
+    int low = 1, high = source->count;
+
+    while (low < high) {
+        int mid = low + (high - low) / 2;
+        if (source->cdf[mid] > draw)
+            high = mid;
+        else
+            low = mid + 1;
+    }
+    return low;
+}
+
+/* Replaces each input token (> 0) with probability p by a draw from source. */
+static int replace_each(struct train_seq_batch *sb, float p, const struct replace_source *source, uint64_t *rng)
 {
     int replaced = 0;
     size_t n = (size_t)sb->batch.B * sb->batch.T;
 
-    if (p <= 0.0f || n_items < 1)
-        return 0;
     for (size_t i = 0; i < n; i++) {
         if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
             continue;
-        sb->tokens[i] = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
+        sb->tokens[i] = source->draw(source, rng);
         replaced++;
     }
     return replaced;
+}
+
+int train_seq_batch_replace_inputs(struct train_seq_batch *sb, int n_items, float p, uint64_t *rng)
+{
+    struct replace_source source = {.draw = draw_uniform, .first = 1, .count = n_items};
+
+    if (p <= 0.0f || n_items < 1)
+        return 0;
+    return replace_each(sb, p, &source, rng);
 }
 
 int train_seq_batch_replace_inputs_cdf(struct train_seq_batch *sb, const double *cdf, int n_items, float p,
                                        uint64_t *rng)
 {
-    int replaced = 0;
-    size_t n = (size_t)sb->batch.B * sb->batch.T;
+    struct replace_source source = {.draw = draw_weighted, .count = n_items, .cdf = cdf};
 
     if (p <= 0.0f || n_items < 1 || !(cdf[n_items] > 0.0))
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
-            continue;
-
-        /* the first item whose cumulative weight exceeds the draw */
-        double draw = train_random_uniform(rng) * cdf[n_items];
-        int low = 1, high = n_items;
-        while (low < high) {
-            int mid = low + (high - low) / 2;
-            if (cdf[mid] > draw)
-                high = mid;
-            else
-                low = mid + 1;
-        }
-        sb->tokens[i] = low;
-        replaced++;
-    }
-    return replaced;
+    return replace_each(sb, p, &source, rng);
 }
 
 int train_seq_batch_noise_inputs(struct train_seq_batch *sb, int first_token, int n_tokens, float p, uint64_t *rng)
 {
-    int replaced = 0;
-    size_t n = (size_t)sb->batch.B * sb->batch.T;
+    struct replace_source source = {.draw = draw_uniform, .first = first_token, .count = n_tokens};
 
     if (p <= 0.0f || n_tokens < 1)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
-            continue;
-        sb->tokens[i] = first_token + (int)(train_random_next(rng) % (uint64_t)n_tokens);
-        replaced++;
-    }
-    return replaced;
+    return replace_each(sb, p, &source, rng);
 }
 
-double *train_split_count_cdf(const struct train_sequences *s, double exponent)
+int *train_split_training_counts(const struct train_sequences *s)
 {
-    double *cdf = calloc((size_t)s->n_items + 1, sizeof(double));
+    int *counts = calloc((size_t)s->n_items + 1, sizeof(int));
 
-    if (!cdf)
+    if (!counts)
         return NULL;
     for (int u = 0; u < s->n_users; u++) {
         const int *items = s->items + s->offsets[u];
         int len = train_split_train_length(s, u);
         for (int j = 0; j < len; j++)
-            cdf[items[j]] += 1.0;
+            counts[items[j]]++;
+    }
+    return counts;
+}
+
+double *train_split_count_cdf(const struct train_sequences *s, double exponent)
+{
+    double *cdf = calloc((size_t)s->n_items + 1, sizeof(double));
+    int *counts = train_split_training_counts(s);
+
+    if (!cdf || !counts) {
+        free(cdf);
+        free(counts);
+        return NULL;
     }
     for (int i = 1; i <= s->n_items; i++)
-        cdf[i] = cdf[i - 1] + pow(1.0 + cdf[i], exponent);
+        cdf[i] = cdf[i - 1] + pow(1.0 + counts[i], exponent);
+    free(counts);
     return cdf;
 }
 

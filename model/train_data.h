@@ -81,6 +81,11 @@ int train_seq_batch_replace_inputs_cdf(struct train_seq_batch *sb, const double 
  * range, which no real input uses. With one token this is BERT's masking. */
 int train_seq_batch_noise_inputs(struct train_seq_batch *sb, int first_token, int n_tokens, float p, uint64_t *rng);
 
+/* Returns counts[n_items + 1]: how often each item occurs in the training
+ * parts of all users, the data the updates learn from. NULL when out of memory;
+ * the caller frees it. */
+int *train_split_training_counts(const struct train_sequences *s);
+
 /* Returns cdf[n_items + 1] for train_seq_batch_replace_inputs_cdf with item
  * i weighted (1 + c_i)^exponent, where c_i is its count in the training
  * parts. A negative exponent draws rarely seen items more often than

@@ -31,23 +31,6 @@ static int *pick_users(const struct train_sequences *s, const struct train_eval_
     return users;
 }
 
-/* counts[item]: occurrences of each item in the training parts of all
- * users, the data every update saw. NULL when out of memory. */
-static int *training_counts(const struct train_sequences *s)
-{
-    int *counts = calloc((size_t)s->n_items + 1, sizeof(int));
-
-    if (!counts)
-        return NULL;
-    for (int u = 0; u < s->n_users; u++) {
-        const int *items = s->items + s->offsets[u];
-        int train_len = train_split_train_length(s, u);
-        for (int j = 0; j < train_len; j++)
-            counts[items[j]]++;
-    }
-    return counts;
-}
-
 static int count_bucket(int count)
 {
     int b = TRAIN_EVAL_COUNT_BUCKETS - 1;
@@ -116,7 +99,7 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
     int status = 0;
     int *users = pick_users(s, c, &n_users);
     int *mark = calloc((size_t)n_items + 1, sizeof(int));
-    int *counts = training_counts(s);
+    int *counts = train_split_training_counts(s);
     float *scores = c->full ? model_alloc_floats((size_t)m->max_B * n_items) : NULL;
     float *last = model_alloc_floats((size_t)m->max_B * d);
     int batch_ok = train_seq_batch_alloc(&sb, m->max_B, m->max_T) == 0;

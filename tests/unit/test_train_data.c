@@ -29,15 +29,22 @@ static void write_file(char *path, const char *text)
 /* user 7: 4 items, user 2: 2 items (lines interleaved), user 9: 3 items */
 static const char SAMPLE[] = "7 10\n7 11\n2 5\n7 12\n9 1\n2 6\n9 2\n7 13\n9 3\n";
 
+/* Reads SAMPLE through a temporary file, as the trainer reads its data. */
+static void read_sample(struct train_sequences *s)
+{
+    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
+
+    write_file(path, SAMPLE);
+    assert_int_equal(train_sequences_read(s, path, error), 0);
+    unlink(path);
+}
+
 static void reads_users_in_order(void **state)
 {
     (void)state;
-    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
     struct train_sequences s;
 
-    write_file(path, SAMPLE);
-    assert_int_equal(train_sequences_read(&s, path, error), 0);
-    unlink(path);
+    read_sample(&s);
 
     assert_int_equal(s.n_users, 3);
     assert_int_equal(s.n_items, 13);
@@ -180,12 +187,9 @@ static void replace_inputs_keeps_padding(void **state)
 static void count_cdf_weights_training_items(void **state)
 {
     (void)state;
-    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
     struct train_sequences s;
 
-    write_file(path, SAMPLE);
-    assert_int_equal(train_sequences_read(&s, path, error), 0);
-    unlink(path);
+    read_sample(&s);
 
     double *cdf = train_split_count_cdf(&s, 1.0);
     assert_non_null(cdf);
