@@ -61,6 +61,10 @@ int config_load_buffer(const char *data, size_t len, const char *name, struct in
     cfg_triggers_resolve(cfg);
     if (cfg_validate(&ctx, tree.root, cfg) != 0)
         goto done;
+    /* Repeated keys were reported by the parser; the values were still
+     * checked, so that one run lists every mistake. */
+    if (tree.n_duplicates > 0)
+        goto done;
     status = 0;
 
 done:

@@ -45,6 +45,7 @@ struct cfg_node {
 struct cfg_tree {
     struct cfg_node *root;    /* NULL for an empty document */
     struct cfg_node *nodes;   /* every allocated node */
+    int n_duplicates;         /* repeated keys, already reported: the load fails after its other checks */
 };
 
 /* Error collector of one load. Errors about values are collected so the user

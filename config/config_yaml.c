@@ -40,7 +40,6 @@ struct builder {
     size_t n_aliases;
     size_t total_nodes; /* after alias expansion */
     int n_documents;
-    int n_duplicates;   /* repeated keys reported so far, which fail the parse at its end */
 };
 
 const char *cfg_node_kind_name(const struct cfg_node *node)
@@ -300,9 +299,10 @@ static int compare_keys(const void *a, const void *b)
     return ka->column < kb->column ? -1 : (ka->column > kb->column);
 }
 
-/* Reports every repeated key of a finished mapping. The parse goes on, so
- * that one load lists the duplicates of the whole file, and fails at the
- * end. Sorting keeps this O(n log n) for hostile input with many keys. */
+/* Reports every repeated key of a finished mapping and counts it in the
+ * tree. The parse goes on, so that one load lists the duplicates of the
+ * whole file next to its other mistakes. Sorting keeps this O(n log n) for
+ * hostile input with many keys. */
 static int check_duplicate_keys(struct builder *b, const struct frame *frame)
 {
     const struct cfg_node *map = frame->node;
@@ -329,7 +329,7 @@ static int check_duplicate_keys(struct builder *b, const struct frame *frame)
         cfg_path_key(path, sizeof path, frame->path, keys[i]->value);
         cfg_error(b->ctx, keys[i], path, "duplicate key, first defined at line %zu; remove one of them",
                   keys[first]->line);
-        b->n_duplicates++;
+        b->tree->n_duplicates++;
     }
     free(keys);
     return 0;
@@ -456,8 +456,6 @@ int cfg_yaml_parse(struct cfg_ctx *ctx, const char *data, size_t len, struct cfg
     }
 
     yaml_parser_delete(&parser);
-    if (status == 0 && b.n_duplicates > 0)
-        status = -1;
     for (size_t i = 0; i < b.n_anchors; i++)
         free(b.anchors[i].name);
     free(b.anchors);

@@ -137,19 +137,21 @@ static void duplicate_key_rejected(void **state)
 }
 
 /* One load names every repeated key of the file, each against the first
- * definition, not only the first repetition. */
+ * definition, and the invalid values too. */
 static void duplicate_keys_all_reported(void **state)
 {
     struct intentd_config cfg;
     struct config_error err;
     const char *yaml = "kafka:\n  group_id: a\n  group_id: b\n  group_id: c\n"
-                       "log:\n  level: info\n  level: warn\n";
+                       "log:\n  level: info\n  level: warn\n"
+                       "batching:\n  max_events: lots\n";
     (void)state;
 
     assert_int_equal(config_load_buffer(yaml, strlen(yaml), "test.yaml", &cfg, &err), -1);
     assert_non_null(strstr(err.message, "test.yaml:3:3: kafka.group_id: duplicate key, first defined at line 2"));
     assert_non_null(strstr(err.message, "test.yaml:4:3: kafka.group_id: duplicate key, first defined at line 2"));
     assert_non_null(strstr(err.message, "test.yaml:7:3: log.level: duplicate key, first defined at line 6"));
+    assert_non_null(strstr(err.message, "test.yaml:9:15: batching.max_events: expected an integer"));
 }
 
 static void duplicate_property_rejected(void **state)
