@@ -6,6 +6,7 @@
  * group or commits offsets and cannot disturb a running intentd.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@ static void print_help(FILE *out)
             "  --topic NAME           topic to read; a role name (clickstream, reviews, consents,\n"
             "                         intents, offers, dead_letter, changelog) means the topic the\n"
             "                         config names for it\n"
-            "  --limit N              print at most N records (default 10; 0 prints none)\n"
+            "  --limit N              print at most N records (default 10; 0 prints none, all prints\n"
+            "                         every record)\n"
             "  --count                print only 'records=N', the number of committed records\n"
             "  --lag                  print the committed offsets of kafka.group_id on the input\n"
             "                         topics, their end offsets and the difference (lag)\n"
@@ -83,9 +85,14 @@ static int parse_options(int argc, char **argv, struct peek_options *options)
         case 'C': options->mode = PEEK_COUNT; break;
         case 'L': options->mode = PEEK_LAG; break;
         case 'n':
+            if (strcmp(optarg, "all") == 0) {
+                options->limit = LONG_MAX;
+                break;
+            }
             options->limit = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || options->limit < 0) {
-                fprintf(stderr, "intentd peek: invalid --limit '%s': expected a whole number >= 0\n", optarg);
+                fprintf(stderr, "intentd peek: invalid --limit '%s': expected a whole number >= 0 or 'all'\n",
+                        optarg);
                 return -1;
             }
             break;

@@ -410,6 +410,7 @@ static void peek_limit_records(void **state)
     (void)state;
     char *two = run_peek("limit-2", "--topic clickstream --limit 2");
     char *none = run_peek("limit-0", "--topic clickstream --limit 0");
+    char *all = run_peek("limit-all", "--topic clickstream --limit all");
 
     /* All clicks are in partition 0, so the first two are offsets 0 and 1. */
     assert_int_equal(count_lines(two), 2);
@@ -417,8 +418,11 @@ static void peek_limit_records(void **state)
     assert_non_null(strstr(two, "click user=u2 "));
     assert_null(strstr(two, "click user=u3 "));
     assert_string_equal(none, "");
+    assert_int_equal(count_lines(all), 3);
+    assert_non_null(strstr(all, "click user=u3 "));
     free(two);
     free(none);
+    free(all);
 }
 
 int main(void)
