@@ -271,6 +271,12 @@ static int load_catalogue(codec_t *codec, const char *catalogue_path, codec_erro
     json_t *root = json_load_file(catalogue_path, JSON_REJECT_DUPLICATES, &json_err);
     char dir[PATH_MAX];
 
+    /* jansson gives line -1 when the file cannot be read at all */
+    if (root == NULL && json_err.line < 0)
+        return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
+                               "cannot load catalogue %s: %s; check schemas.local_dir, which is relative to the "
+                               "working directory",
+                               catalogue_path, json_err.text);
     if (root == NULL)
         return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
                                "cannot load catalogue %s: %s (line %d)", catalogue_path, json_err.text,

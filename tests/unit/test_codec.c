@@ -418,6 +418,8 @@ static void catalogue_missing_file(void **state)
     assert_int_equal(codec_open("/nonexistent/catalogue.json", &codec, &err), CODEC_ERR_CATALOGUE);
     assert_null(codec);
     assert_non_null(strstr(err.message, "/nonexistent/catalogue.json"));
+    assert_null(strstr(err.message, "line -1"));
+    assert_non_null(strstr(err.message, "schemas.local_dir"));
 }
 
 static void catalogue_duplicate_id(void **state)
