@@ -28,6 +28,8 @@ struct peek_options {
     const char *bootstrap;
     const char *topic;
     long limit;
+    int partition;   /* -1: every partition */
+    long long offset; /* first offset to read in partition, -1: its beginning */
     int timeout_s;
     enum peek_mode mode;
 };
@@ -36,6 +38,7 @@ static void print_help(FILE *out)
 {
     fprintf(out,
             "usage: intentd peek --config FILE --topic NAME [--limit N] [--count]\n"
+            "                    [--partition P [--offset O]]\n"
             "       intentd peek --config FILE --lag\n\n"
             "Reads a topic from the beginning with isolation.level=read_committed and prints\n"
             "each record decoded on one line as KIND key=value ...: intents, offers, dead\n"
@@ -54,6 +57,9 @@ static void print_help(FILE *out)
             "                         config names for it\n"
             "  --limit N              print at most N records (default 10; 0 prints none, all prints\n"
             "                         every record)\n"
+            "  --partition P          read only partition P\n"
+            "  --offset O             with --partition, start at offset O, such as one named\n"
+            "                         in an offer's source_offsets (default: the beginning)\n"
             "  --count                print only 'records=N', the number of committed records\n"
             "  --lag                  print the committed offsets of kafka.group_id on the input\n"
             "                         topics, their end offsets and the difference (lag)\n"
@@ -68,6 +74,7 @@ static int parse_options(int argc, char **argv, struct peek_options *options)
         {"topic", required_argument, NULL, 't'},  {"limit", required_argument, NULL, 'n'},
         {"count", no_argument, NULL, 'C'},        {"lag", no_argument, NULL, 'L'},
         {"timeout", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'},
+        {"partition", required_argument, NULL, 'p'}, {"offset", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     char *end;
@@ -76,8 +83,10 @@ static int parse_options(int argc, char **argv, struct peek_options *options)
     memset(options, 0, sizeof *options);
     options->limit = 10;
     options->timeout_s = 60;
+    options->partition = -1;
+    options->offset = -1;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:b:t:n:CLT:h", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:b:t:n:CLT:hp:o:", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c': options->config_path = optarg; break;
         case 'b': options->bootstrap = optarg; break;
@@ -103,9 +112,27 @@ static int parse_options(int argc, char **argv, struct peek_options *options)
                 return -1;
             }
             break;
+        case 'p':
+            options->partition = (int)strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || options->partition < 0) {
+                fprintf(stderr, "intentd peek: invalid --partition '%s': expected a whole number >= 0\n", optarg);
+                return -1;
+            }
+            break;
+        case 'o':
+            options->offset = strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || options->offset < 0) {
+                fprintf(stderr, "intentd peek: invalid --offset '%s': expected a whole number >= 0\n", optarg);
+                return -1;
+            }
+            break;
         case 'h': print_help(stdout); return 1;
         default: print_help(stderr); return -1;
         }
+    }
+    if (options->offset >= 0 && options->partition < 0) {
+        fprintf(stderr, "intentd peek: --offset needs --partition: an offset belongs to one partition\n");
+        return -1;
     }
     if (!options->config_path || (options->mode != PEEK_LAG && !options->topic)) {
         fprintf(stderr, "intentd peek: --config FILE and --topic NAME (or --lag) are required\n\n");
@@ -171,9 +198,11 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms)
     return n;
 }
 
-/* Reads topic from the beginning of each partition to its end (the last
- * stable offset under read_committed), printing up to limit records unless
- * counting. Returns 0 when every partition reached its end. */
+/* Reads topic from the beginning of each partition, or only the chosen
+ * partition from the chosen offset, to its end (the last stable offset under
+ * read_committed), printing up to limit records unless counting. Returns 0
+ * when every partition read reached its end, -2 for a partition the topic
+ * does not have, -1 on a Kafka failure or timeout. */
 static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd_kafka_t *rk,
                       const struct peek_options *options, const char *topic)
 {
@@ -181,11 +210,23 @@ static int read_topic(const struct intentd_config *cfg, const codec_t *codec, rd
     if (n < 0)
         return -1;
 
+    if (options->partition >= n) {
+        fprintf(stderr, "intentd peek: --partition %d does not exist: %s has partitions 0 to %d\n",
+                options->partition, topic, n - 1);
+        return -2;
+    }
+
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-    for (int p = 0; p < n; p++)
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    for (int p = 0; p < n; p++) {
+        if (options->partition >= 0 && p != options->partition)
+            continue;
+        int64_t start = options->offset >= 0 ? options->offset : RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = start;
+    }
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
+    if (options->partition >= 0)
+        n = 1; /* the number of partitions that must reach their end */
 
     time_t deadline = time(NULL) + options->timeout_s;
     long printed = 0, records = 0;
@@ -335,8 +376,11 @@ int cmd_peek(int argc, char **argv)
         goto done;
     if (options.mode == PEEK_LAG)
         status = print_lag(&cfg, rk, &options) == 0 ? 0 : 1;
-    else
-        status = read_topic(&cfg, codec, rk, &options, resolve_topic(&cfg, options.topic)) == 0 ? 0 : 1;
+    else {
+        /* -2 is a usage error (a partition the topic does not have): exit status 2 */
+        int read = read_topic(&cfg, codec, rk, &options, resolve_topic(&cfg, options.topic));
+        status = read == 0 ? 0 : (read == -2 ? 2 : 1);
+    }
     rd_kafka_destroy(rk);
 
 done:

@@ -274,9 +274,7 @@ static int load_catalogue(codec_t *codec, const char *catalogue_path, codec_erro
     /* jansson gives line -1 when the file cannot be read at all */
     if (root == NULL && json_err.line < 0)
         return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
-                               "cannot load catalogue %s: %s; check schemas.local_dir, which is relative to the "
-                               "working directory",
-                               catalogue_path, json_err.text);
+                               "cannot read catalogue %s: %s", catalogue_path, json_err.text);
     if (root == NULL)
         return codec_error_set(err, CODEC_ERR_CATALOGUE, CODEC_NO_OFFSET,
                                "cannot load catalogue %s: %s (line %d)", catalogue_path, json_err.text,

@@ -425,6 +425,33 @@ static void peek_limit_records(void **state)
     free(all);
 }
 
+/* --partition and --offset start where an offer's source_offsets point. */
+static void peek_from_partition_offset(void **state)
+{
+    (void)state;
+    char *second = run_peek("offset-1", "--topic clickstream --partition 0 --offset 1 --limit 1");
+    char *rest = run_peek("offset-1-all", "--topic clickstream --partition 0 --offset 1 --limit all");
+    char *other = run_peek("partition-1", "--topic clickstream --partition 1 --limit all");
+
+    assert_int_equal(count_lines(second), 1);
+    assert_non_null(strstr(second, "click user=u2 "));
+    assert_non_null(strstr(second, " partition=0 offset=1\n"));
+    assert_int_equal(count_lines(rest), 2);
+    assert_null(strstr(rest, "click user=u1 "));
+    assert_string_equal(other, ""); /* every click is in partition 0 */
+
+    struct harness *h = &peek_harness;
+    int status = harness_system("%s peek --config %s --topic clickstream --partition 99 > %s/peek-bad.out 2>&1",
+                                INTENTD_BINARY, h->config_path, h->dir);
+    assert_int_equal(status, 2);
+    status = harness_system("%s peek --config %s --topic clickstream --offset 1 > %s/peek-bad2.out 2>&1",
+                            INTENTD_BINARY, h->config_path, h->dir);
+    assert_int_equal(status, 2);
+    free(second);
+    free(rest);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +459,7 @@ int main(void)
         cmocka_unit_test(peek_intent_fields),      cmocka_unit_test(peek_dead_letter_fields),
         cmocka_unit_test(peek_click_fields),       cmocka_unit_test(peek_review_and_consent),
         cmocka_unit_test(peek_count_records),      cmocka_unit_test(peek_limit_records),
+        cmocka_unit_test(peek_from_partition_offset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
