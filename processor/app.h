@@ -83,7 +83,7 @@ struct app_offer_basis {
     int n_tokens;
     const int32_t *purchases;         /* remembered purchases, excluded from the items */
     int n_purchases;
-    const int64_t *offsets;           /* [APP_INPUT_COUNT] newest source offset per input, -1 if none */
+    const int64_t *offsets;           /* [APP_INPUT_COUNT] source offset per input named by the offer, -1 for none */
     int32_t category;                 /* top category token, -1 if none, or APP_CATEGORY_FROM_TOKENS */
 };
 

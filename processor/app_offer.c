@@ -75,7 +75,7 @@ static int score_category(struct app *app, const float *hidden, int length, int3
  * or for a category still to be scored. Sets *category and returns the
  * number of items written, or -1 with app->error set. Items come from beam
  * search over known items, never one the user bought, never a duplicate. */
-static int generate_items(struct app *app, const struct state_user *user, const struct config_trigger *rule,
+static int build_contents(struct app *app, const struct state_user *user, const struct config_trigger *rule,
                           const struct app_offer_basis *basis, int32_t *items, int32_t *category)
 {
     const struct model *model = &app->bundle->model;
@@ -182,7 +182,7 @@ static int produce_offer(struct app *app, int r, struct app_touch *touch, int64_
     const char *item_ids[OFFER_MAX_ITEMS];
     int32_t category_token = -1;
 
-    int n_items = generate_items(app, user, rule, basis, item_tokens, &category_token);
+    int n_items = build_contents(app, user, rule, basis, item_tokens, &category_token);
     if (n_items < 0)
         return -1;
     for (int i = 0; i < n_items; i++)

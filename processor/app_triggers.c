@@ -44,6 +44,10 @@ static int add_candidate(struct app *app, size_t touch, int32_t rule, int64_t ev
     const struct app_touch *t = &app->touches[touch];
     size_t window = (size_t)app->bundle->model.config.max_len;
 
+    /* app_emit_offers ignores candidates when offers are off, so the per-event
+     * copy of the tokens is skipped too. */
+    if (!app->cfg->offers.enabled)
+        return 0;
     if (app->n_candidates == app->candidates_capacity) {
         size_t capacity = app->candidates_capacity ? app->candidates_capacity * 2 : 256;
         struct app_candidate *grown = realloc(app->candidates, capacity * sizeof *grown);

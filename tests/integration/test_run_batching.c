@@ -2,9 +2,9 @@
  * Offers do not depend on batch boundaries, on the real broker with the
  * default model. Two instances process the same clickstream in batches of 7
  * and of 1,000 records. Each offer must come out of both with the same id,
- * items, category, message and source offsets. This holds because an offer
- * is built from a copy of the user's state taken when its rule fired. The
- * state at the end of a large batch includes the user's later events.
+ * items, category, message and source offsets. An offer is built from a
+ * copy of the user's state taken when its rule fired, whereas the state at
+ * the end of a large batch includes the user's later events.
  *
  * Only clickstream records are produced: a user's reviews merge with their
  * clicks in arrival order, which another batching may change (README,
