@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "config.h"
@@ -22,6 +21,7 @@
 #include "replay_linkage.h"
 #include "replay_progress.h"
 #include "replay_send.h"
+#include "replay_time.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -89,16 +89,6 @@ static int load_inputs(struct replay_cli *cli, codec_t *codec, struct replay_loa
     return rc;
 }
 
-/* Formats Unix milliseconds as ISO-8601 UTC. */
-static void format_time(int64_t ms, char *out, size_t size)
-{
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (!gmtime_r(&seconds, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, size, "%lld ms", (long long)ms);
-}
-
 /* Logs the plan: event count, event-time span and, when paced by --speed,
  * how long the replay will take, so that a far outlier time shows at once. */
 static void log_start(const struct replay_cli *cli, const struct replay_events *events, size_t count)
@@ -108,8 +98,8 @@ static void log_start(const struct replay_cli *cli, const struct replay_events *
     if (count) {
         int64_t first_ms = replay_event_time_ms(&events->items[0]);
         int64_t last_ms = replay_event_time_ms(&events->items[count - 1]);
-        format_time(first_ms, first, sizeof first);
-        format_time(last_ms, last, sizeof last);
+        replay_time_format(first_ms, first, sizeof first);
+        replay_time_format(last_ms, last, sizeof last);
         if (cli->speed > 0 && !cli->dry_run)
             replay_progress_format_duration((double)(last_ms - first_ms) / 1000.0 / cli->speed, duration,
                                             sizeof duration);

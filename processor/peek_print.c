@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codec_events.h"
 #include "peek_print.h"
+#include "replay_time.h"
 
 #define CONSENT_RECORD "io.intentd.Consent"
 
@@ -64,37 +64,11 @@ static void print_consent(const char *name, codec_consent_t consent)
     printf(" %s=%s", name, text);
 }
 
-/* Formats Unix epoch milliseconds as ISO-8601 UTC (2017-11-25T01:21:50Z),
- * with a .mmm fraction only when the milliseconds are not zero. A time that
- * gmtime_r cannot represent prints as the number followed by "ms". */
-static void format_utc(int64_t ms, char *out, size_t size)
-{
-    int64_t seconds = ms / 1000;
-    int millis = (int)(ms % 1000);
-    char stamp[48];
-    struct tm tm;
-
-    /* C division truncates toward zero, so a time before 1970 borrows a second. */
-    if (millis < 0) {
-        seconds--;
-        millis += 1000;
-    }
-    time_t t = (time_t)seconds;
-    if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-        snprintf(out, size, "%" PRId64 "ms", ms);
-        return;
-    }
-    if (millis)
-        snprintf(out, size, "%s.%03dZ", stamp, millis);
-    else
-        snprintf(out, size, "%sZ", stamp);
-}
-
 static void print_time(const char *name, int64_t ms)
 {
     char text[64];
 
-    format_utc(ms, text, sizeof text);
+    replay_time_format(ms, text, sizeof text);
     printf(" %s=%s", name, text);
 }
 

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,4 +132,27 @@ double replay_now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+void replay_time_format(int64_t ms, char *out, size_t size)
+{
+    int64_t seconds = ms / 1000;
+    int millis = (int)(ms % 1000);
+    char stamp[48];
+    struct tm tm;
+
+    /* C division truncates toward zero, so a time before 1970 borrows a second. */
+    if (millis < 0) {
+        seconds--;
+        millis += 1000;
+    }
+    time_t t = (time_t)seconds;
+    if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(out, size, "%" PRId64 "ms", ms);
+        return;
+    }
+    if (millis)
+        snprintf(out, size, "%s.%03dZ", stamp, millis);
+    else
+        snprintf(out, size, "%sZ", stamp);
 }

@@ -4,6 +4,7 @@
 #ifndef INTENTD_REPLAY_TIME_H
 #define INTENTD_REPLAY_TIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Parses an event time given as Unix seconds ("1511658000") or as ISO-8601
@@ -11,6 +12,13 @@
  * "2017-11-26T09:00:00+08:00", "2017-11-26 01:00:00.250Z". A time without a
  * zone is UTC. Returns 0 and the time in Unix milliseconds, or -1. */
 int replay_time_parse(const char *text, int64_t *ms);
+
+/* Formats Unix milliseconds as ISO-8601 UTC (2017-11-25T01:21:50Z), with a
+ * .mmm fraction only when the milliseconds are not zero; times before 1970
+ * count back from the previous second. A time that gmtime_r cannot
+ * represent prints as the number followed by "ms". The inverse of
+ * replay_time_parse for its UTC forms. */
+void replay_time_format(int64_t ms, char *out, size_t size);
 
 /* Pacing: when each event may be sent. */
 struct replay_pacer {

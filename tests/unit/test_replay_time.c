@@ -112,6 +112,32 @@ static void pacer_older_event_at_once(void **state)
     assert_true(replay_pacer_due(&pacer, 1000, 1) == 7.0);
 }
 
+/* The formatter writes the UTC forms that replay_time_parse reads back,
+ * also before 1970, where the milliseconds borrow a second. */
+static void time_format_round_trips(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {NOV26_S * 1000, "2017-11-26T00:00:00Z"},
+        {(NOV26_S + 3600) * 1000 + 250, "2017-11-26T01:00:00.250Z"},
+        {-1, "1969-12-31T23:59:59.999Z"},
+        {-1000, "1969-12-31T23:59:59Z"},
+        {0, "1970-01-01T00:00:00Z"},
+    };
+    char text[64];
+    int64_t back;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        replay_time_format(cases[i].ms, text, sizeof text);
+        assert_string_equal(text, cases[i].text);
+        assert_int_equal(replay_time_parse(text, &back), 0);
+        assert_int_equal(back, cases[i].ms);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -119,7 +145,7 @@ int main(void)
         cmocka_unit_test(time_rejects_garbage),   cmocka_unit_test(pacer_max_speed),
         cmocka_unit_test(pacer_original_speed),   cmocka_unit_test(pacer_hour_per_minute),
         cmocka_unit_test(pacer_rate_limit),       cmocka_unit_test(pacer_later_of_both),
-        cmocka_unit_test(pacer_older_event_at_once),
+        cmocka_unit_test(pacer_older_event_at_once), cmocka_unit_test(time_format_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
