@@ -81,8 +81,7 @@ static int build_contents(struct app *app, const struct state_user *user, const 
     const struct model *model = &app->bundle->model;
     const struct model_config *c = &model->config;
     const struct tokenizer *tok = app->bundle->tokenizer;
-    int max_items = offer_setup_max_items(rule);
-    int want_items = c->n_decoder_layers > 0 && max_items > 0 && tok->layout.item_bucket_begin > c->item_begin;
+    int want_items = offer_setup_wants_items(rule, c, tok);
     int want_category = basis->category == APP_CATEGORY_FROM_TOKENS;
     char error[MODEL_ERROR_SIZE];
 
@@ -109,19 +108,12 @@ static int build_contents(struct app *app, const struct state_user *user, const 
         return 0;
     }
 
-    struct model_generate_options options;
-    offer_setup_generate(rule, c, tok, basis->purchases, basis->n_purchases, &options);
-
-    int tokens[OFFER_MAX_ITEMS + 1];
-    int n_tokens = 0;
-    int result = model_generate(model, &app->arena, hidden, length, &options, tokens, &n_tokens, NULL, error);
+    int n_items = offer_setup_items(model, &app->arena, tok, rule, hidden, length, basis->purchases,
+                                    basis->n_purchases, items, error);
     free(hidden);
-    if (result != 0) {
+    if (n_items < 0)
         snprintf(app->error, sizeof app->error, "generating the offer of user %s failed: %s", user->id, error);
-        return -1;
-    }
-
-    return offer_setup_collect_items(tokens, n_tokens, max_items, items);
+    return n_items;
 }
 
 static const char *template_text(const struct app *app, const struct config_trigger *rule, const char **language)

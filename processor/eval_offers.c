@@ -75,18 +75,18 @@ int eval_encode_user(struct eval_context *ctx, const struct state_user *user, fl
     return length;
 }
 
-/* Generates the offer's items as app_offer.c does: beam search over known
- * items, no item the user bought, no repeats. Returns the count, or -1. */
+/* Generates the offer's items with the live job's offer_setup_items: beam
+ * search over known items, no item the user bought, no repeats. Returns the
+ * count, or -1. */
 static int generate_items(struct eval_context *ctx, const struct state_user *user, const struct config_trigger *rule,
                           int32_t *items, char *error)
 {
     const struct model *model = &ctx->bundle->model;
     const struct model_config *c = &model->config;
     const struct tokenizer *tok = ctx->bundle->tokenizer;
-    int max_items = offer_setup_max_items(rule);
     char message[MODEL_ERROR_SIZE];
 
-    if (c->n_decoder_layers == 0 || max_items <= 0 || tok->layout.item_bucket_begin <= c->item_begin)
+    if (!offer_setup_wants_items(rule, c, tok))
         return 0;
     float *hidden = malloc((size_t)ctx->max_len * (size_t)c->d_model * sizeof(float));
     if (!hidden) {
@@ -101,18 +101,12 @@ static int generate_items(struct eval_context *ctx, const struct state_user *use
 
     int32_t purchases[STATE_PURCHASES_MAX];
     int n_purchases = (int)state_user_copy_purchases(user, purchases);
-    struct model_generate_options options;
-    offer_setup_generate(rule, c, tok, purchases, n_purchases, &options);
-
-    int tokens[OFFER_MAX_ITEMS + 1];
-    int n_tokens = 0;
-    int rc = model_generate(model, &ctx->arena, hidden, length, &options, tokens, &n_tokens, NULL, message);
+    int n_items = offer_setup_items(model, &ctx->arena, tok, rule, hidden, length, purchases, n_purchases, items,
+                                    message);
     free(hidden);
-    if (rc != 0) {
+    if (n_items < 0)
         snprintf(error, EVAL_ERROR_SIZE, "generating the offer of user %s failed: %s", user->id, message);
-        return -1;
-    }
-    return offer_setup_collect_items(tokens, n_tokens, max_items, items);
+    return n_items;
 }
 
 /* Returns 1 if the user views, clicks, carts or buys one of items within

@@ -55,3 +55,24 @@ int offer_setup_collect_items(const int *tokens, int n, int max_items, int32_t *
     }
     return count;
 }
+
+int offer_setup_wants_items(const struct config_trigger *trigger, const struct model_config *config,
+                            const struct tokenizer *tokenizer)
+{
+    return config->n_decoder_layers > 0 && offer_setup_max_items(trigger) > 0 &&
+           tokenizer->layout.item_bucket_begin > config->item_begin;
+}
+
+int offer_setup_items(const struct model *model, struct model_arena *arena, const struct tokenizer *tokenizer,
+                      const struct config_trigger *trigger, const float *hidden, int length, const int32_t *banned,
+                      int n_banned, int32_t *items, char *error)
+{
+    struct model_generate_options options;
+    int tokens[OFFER_MAX_ITEMS + 1];
+    int n_tokens = 0;
+
+    offer_setup_generate(trigger, &model->config, tokenizer, banned, n_banned, &options);
+    if (model_generate(model, arena, hidden, length, &options, tokens, &n_tokens, NULL, error) != 0)
+        return -1;
+    return offer_setup_collect_items(tokens, n_tokens, offer_setup_max_items(trigger), items);
+}

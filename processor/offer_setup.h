@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "generate.h"
+#include "model.h"
 #include "offer_policy.h"
 #include "tokenizer.h"
 
@@ -37,5 +38,18 @@ void offer_setup_generate(const struct config_trigger *trigger, const struct mod
 /* Copies the item tokens of generated tokens[n] (SEP dropped) into items,
  * at most max_items. Returns the count. */
 int offer_setup_collect_items(const int *tokens, int n, int max_items, int32_t *items);
+
+/* 1 when the model can generate items for the rule: it has a decoder, the
+ * rule's max_items is positive and the vocabulary has known items. */
+int offer_setup_wants_items(const struct config_trigger *trigger, const struct model_config *config,
+                            const struct tokenizer *tokenizer);
+
+/* Generates a rule's bundle from an encoded window hidden[length, d_model]:
+ * offer_setup_generate, model_generate, offer_setup_collect_items. banned:
+ * the user's purchases, never offered. Returns the item count, or -1 with the
+ * decoder's message in error[MODEL_ERROR_SIZE]. */
+int offer_setup_items(const struct model *model, struct model_arena *arena, const struct tokenizer *tokenizer,
+                      const struct config_trigger *trigger, const float *hidden, int length, const int32_t *banned,
+                      int n_banned, int32_t *items, char *error);
 
 #endif
