@@ -1,6 +1,7 @@
 #include "train_data.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -186,35 +187,47 @@ static int longest(const int *lengths, int n)
     return T;
 }
 
-/* Writes row i: the len newest of items[0..end) as tokens and, when
- * with_targets is set, the item after each one as its target. */
-static void fill_row(struct train_seq_batch *sb, int i, int T, const int *items, int end, int len, int with_targets)
+/* Writes row i: the user token when the batch has them, then the len newest
+ * of items[0..end) and, when with_targets is set, the item after each token
+ * as its target (the user token's target is the first item shown). */
+static void fill_row(struct train_seq_batch *sb, int i, int T, int user, const int *items, int end, int len,
+                     int with_targets)
 {
-    int pad = sb->pad_left ? T - len : 0;
+    int prefix = sb->user_token_base > 0;
+    int pad = sb->pad_left ? T - len - prefix : 0;
 
     for (int t = 0; t < T; t++) {
-        int k = t - pad; /* index among the len items */
-        int valid = k >= 0 && k < len;
-        sb->tokens[i * T + t] = valid ? items[end - len + k] : 0;
+        int k = t - pad - prefix; /* index among the len items; -1 is the user token */
+        int valid = k >= -prefix && k < len;
+        if (!valid)
+            sb->tokens[i * T + t] = 0;
+        else
+            sb->tokens[i * T + t] = k < 0 ? sb->user_token_base + user : items[end - len + k];
         if (with_targets)
             sb->targets[i * T + t] = valid ? items[end - len + k + 1] : -1;
     }
-    if (sb->pad_left)
-        sb->lengths[i] = T;
+    sb->lengths[i] = sb->pad_left ? T : len + prefix;
+}
+
+/* Items shown in a row of T positions when the user has `available`. */
+static int shown_items(const struct train_seq_batch *sb, int available)
+{
+    int room = sb->T - (sb->user_token_base > 0);
+    return available < room ? available : room;
 }
 
 void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n)
 {
-    for (int i = 0; i < n; i++) {
-        int len = train_split_train_length(s, users[i]) - 1;
-        sb->lengths[i] = len < sb->T ? len : sb->T;
-    }
+    int prefix = sb->user_token_base > 0;
+
+    for (int i = 0; i < n; i++)
+        sb->lengths[i] = shown_items(sb, train_split_train_length(s, users[i]) - 1) + prefix;
     int T = sb->pad_left ? sb->T : longest(sb->lengths, n);
 
     for (int i = 0; i < n; i++) {
         const int *items = s->items + s->offsets[users[i]];
         int end = train_split_train_length(s, users[i]) - 1; /* inputs end before the last training item */
-        fill_row(sb, i, T, items, end, sb->lengths[i], 1);
+        fill_row(sb, i, T, users[i], items, end, sb->lengths[i] - prefix, 1);
     }
     set_batch(sb, n, T, 1);
 }
@@ -222,16 +235,17 @@ void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_s
 void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n,
                                enum train_holdout holdout)
 {
-    for (int i = 0; i < n; i++) {
-        int len = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
-        sb->lengths[i] = len < sb->T ? len : sb->T;
-    }
+    int prefix = sb->user_token_base > 0;
+    int extra = holdout == TRAIN_HOLDOUT_TEST ? 1 : 0;
+
+    for (int i = 0; i < n; i++)
+        sb->lengths[i] = shown_items(sb, train_split_train_length(s, users[i]) + extra) + prefix;
     int T = sb->pad_left ? sb->T : longest(sb->lengths, n);
 
     for (int i = 0; i < n; i++) {
         const int *items = s->items + s->offsets[users[i]];
-        int end = train_split_train_length(s, users[i]) + (holdout == TRAIN_HOLDOUT_TEST ? 1 : 0);
-        fill_row(sb, i, T, items, end, sb->lengths[i], 0);
+        int end = train_split_train_length(s, users[i]) + extra;
+        fill_row(sb, i, T, users[i], items, end, sb->lengths[i] - prefix, 0);
     }
     set_batch(sb, n, T, 0);
 }
@@ -264,14 +278,16 @@ static int draw_weighted(const struct replace_source *source, uint64_t *rng)
     return low;
 }
 
-/* Replaces each input token (> 0) with probability p by a draw from source. */
+/* Replaces each input token (> 0, not a user token) with probability p by a
+ * draw from source. */
 static int replace_each(struct train_seq_batch *sb, float p, const struct replace_source *source, uint64_t *rng)
 {
     int replaced = 0;
     size_t n = (size_t)sb->batch.B * sb->batch.T;
+    int users_from = sb->user_token_base > 0 ? sb->user_token_base : INT_MAX;
 
     for (size_t i = 0; i < n; i++) {
-        if (sb->tokens[i] <= 0 || train_random_uniform(rng) >= p)
+        if (sb->tokens[i] <= 0 || sb->tokens[i] >= users_from || train_random_uniform(rng) >= p)
             continue;
         sb->tokens[i] = source->draw(source, rng);
         replaced++;
@@ -305,6 +321,26 @@ int train_seq_batch_noise_inputs(struct train_seq_batch *sb, int first_token, in
     if (p <= 0.0f || n_tokens < 1)
         return 0;
     return replace_each(sb, p, &source, rng);
+}
+
+int train_seq_batch_replace_users(struct train_seq_batch *sb, int n_users, float p, uint64_t *rng)
+{
+    int replaced = 0, T = sb->batch.T;
+
+    if (sb->user_token_base <= 0 || p <= 0.0f || n_users < 1)
+        return 0;
+    for (int i = 0; i < sb->batch.B; i++) {
+        /* right padding starts the row with the user token; left padding puts it after the padding */
+        int t = 0;
+        while (sb->pad_left && t < T - 1 && sb->tokens[i * T + t] == 0)
+            t++;
+        int *token = &sb->tokens[i * T + t];
+        if (train_random_uniform(rng) >= p)
+            continue;
+        *token = sb->user_token_base + (int)(train_random_next(rng) % (uint64_t)n_users);
+        replaced++;
+    }
+    return replaced;
 }
 
 int *train_split_training_counts(const struct train_sequences *s)

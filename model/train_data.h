@@ -41,6 +41,11 @@ struct train_seq_batch {
     int pad_left;      /* 1: every sequence is T tokens, the items at the end after
                           token 0 padding that counts as input (SASRec's layout, so
                           the newest item is always at position T - 1) */
+    int user_token_base; /* 0: off. Else every row opens with user u's own token,
+                            user_token_base + u (u indexes train_sequences), before
+                            its items: a learned per-user input that every position
+                            attends to, as the user embedding of SSE-PT (Wu et al.,
+                            RecSys 2020). Its target is the row's first item. */
     int *tokens;       /* [max_B, T] */
     int *lengths;      /* [max_B] */
     int *targets;      /* [max_B, T] */
@@ -64,7 +69,8 @@ void train_seq_batch_fill_train(struct train_seq_batch *sb, const struct train_s
 void train_seq_batch_fill_eval(struct train_seq_batch *sb, const struct train_sequences *s, const int *users, int n,
                                enum train_holdout holdout);
 
-/* Replaces each input item (token > 0) of the filled batch, independently
+/* Replaces each input item (token > 0, below user_token_base when that is
+ * set) of the filled batch, independently
  * with probability p, by an item drawn uniformly from [1, n_items]; padding
  * and targets are left alone. This regularises the item embeddings, because
  * the model cannot rely on any single input item. Returns the number of
@@ -91,6 +97,12 @@ int *train_split_training_counts(const struct train_sequences *s);
  * parts. A negative exponent draws rarely seen items more often than
  * uniformly. Returns NULL when out of memory. The caller frees the table. */
 double *train_split_count_cdf(const struct train_sequences *s, double exponent);
+
+/* Replaces the user token that opens each row (user_token_base > 0),
+ * independently with probability p, by the token of a user drawn uniformly
+ * from [0, n_users): SSE-PT's stochastic shared embeddings, which keep the
+ * model from leaning on a user's token alone. Returns the number replaced. */
+int train_seq_batch_replace_users(struct train_seq_batch *sb, int n_users, float p, uint64_t *rng);
 
 /* Shuffles a[n] in place with a Fisher-Yates pass driven by the generator. */
 void train_shuffle(int *a, int n, uint64_t *rng);

@@ -104,6 +104,7 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
     float *last = model_alloc_floats((size_t)m->max_B * d);
     int batch_ok = train_seq_batch_alloc(&sb, m->max_B, m->max_T) == 0;
     sb.pad_left = c->pad_left;
+    sb.user_token_base = c->user_token_base;
 
     memset(r, 0, sizeof *r);
     if (!users || !mark || !counts || (c->full && !scores) || !last || !batch_ok) {

@@ -24,6 +24,7 @@ struct train_eval_config {
     uint64_t seed;     /* user sample and negatives */
     int full;          /* 1: also compute the full-catalogue metrics */
     int pad_left;      /* the batch layout the model was trained with (train_seq_batch) */
+    int user_token_base; /* the user tokens the model was trained with (train_seq_batch); 0: none */
 };
 
 /* Sampled HR@10 and NDCG@10 split by how often the held-out item occurs in

@@ -42,6 +42,14 @@ int train_session_init(struct train_session *s, struct train_model *model, const
                  data->n_items);
         return -1;
     }
+    long needed = (long)data->n_items + 1 + config->noise_tokens + (config->user_tokens ? data->n_users : 0);
+    if (config->user_tokens && needed > model->config.vocab_size) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "user_tokens needs %ld vocabulary ids (%d items, %d noise tokens and %d users after padding) but "
+                 "the model has %d: raise vocab_size",
+                 needed, data->n_items, config->noise_tokens, data->n_users, model->config.vocab_size);
+        return -1;
+    }
     if (!(config->ema_decay >= 0.0f && config->ema_decay < 1.0f)) {
         snprintf(error, MODEL_ERROR_SIZE, "invalid ema_decay %g: expected 0 (off) or a value in (0, 1)",
                  (double)config->ema_decay);
@@ -76,6 +84,8 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         }
     }
     s->batch.pad_left = config->pad_left;
+    if (config->user_tokens)
+        s->batch.user_token_base = data->n_items + 1 + config->noise_tokens;
     for (int u = 0; u < data->n_users; u++)
         if (train_split_train_length(data, u) >= 2)
             s->users[s->n_users++] = u;
@@ -175,6 +185,7 @@ float train_session_step(struct train_session *s)
                                            &m->rng);
     else
         train_seq_batch_replace_inputs(&s->batch, s->data->n_items, s->config.input_replace, &m->rng);
+    train_seq_batch_replace_users(&s->batch, s->data->n_users, s->config.user_replace, &m->rng);
 
     train_model_zero_grad(m);
     train_model_forward(m, &s->batch.batch, 1);
@@ -234,6 +245,7 @@ static int end_epoch(struct train_session *s, char *error)
         struct train_eval_config vc = s->config.validation;
         vc.full = 0;
         vc.pad_left = s->config.pad_left;
+        vc.user_token_base = s->batch.user_token_base;
         if (s->ema)
             swap_ema(s);
         int status = train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error);

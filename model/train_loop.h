@@ -54,6 +54,11 @@ struct train_loop_config {
                                     weight (1 + its training count)^replace_exponent */
     int noise_tokens;            /* > 0: replaced inputs become one of this many noise tokens, the
                                     vocabulary ids right after the items, instead of a drawn item */
+    int user_tokens;             /* 1: each row opens with its user's own token, the vocabulary ids
+                                    after the items and noise tokens (train_seq_batch.user_token_base),
+                                    so the vocabulary needs n_users more ids; 0: off */
+    float user_replace;          /* with user_tokens, probability of replacing a row's user token by a
+                                    random user's (train_seq_batch_replace_users) */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */

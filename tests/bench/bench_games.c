@@ -9,16 +9,19 @@
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
  *        [--attention-dropout P] [--input-replace P] [--replace-exponent X]
- *        [--noise-tokens N] [--ema DECAY] [--lr X]
+ *        [--noise-tokens N] [--user-tokens 0|1] [--user-replace P] [--ema DECAY] [--lr X]
  *        [--recent-weight X] [--recent-span N]
  *        [--loss full|sampled|bce] [--negatives K]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
  * --replace-exponent X draws the replacement items with weight (1 + training
  * count)^X, and --noise-tokens N draws them from N extra vocabulary ids that
- * no real input uses (train_loop.h). --load evaluates the weights of PATH,
- * written by --save with the same shape options (--d-model, --d-ff, --heads,
- * --layers, --max-len, --noise-tokens), and trains nothing.
+ * no real input uses (train_loop.h). --user-tokens 1 opens each sequence
+ * with a token of its own user, replaced by a random user's with
+ * probability --user-replace (SSE-PT's personalisation). --load evaluates
+ * the weights of PATH, written by --save with the same shape options
+ * (--d-model, --d-ff, --heads, --layers, --max-len, --noise-tokens,
+ * --user-tokens), and trains nothing.
  * Progress goes to stderr. stdout first gets the validation and the test
  * metrics split by the held-out item's count in the training data
  * (games_valid_by_train_count, games_by_train_count). The validation line
@@ -44,7 +47,8 @@ struct options {
     int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
     float dropout, attention_dropout, lr, weight_decay, ema, input_replace, replace_exponent, recent_weight;
     int recent_span;
-    int pre_norm, pad_left, decay_embedding, noise_tokens;
+    int pre_norm, pad_left, decay_embedding, noise_tokens, user_tokens;
+    float user_replace;
     enum train_item_loss loss;
     int negatives;
     unsigned long long seed;
@@ -102,6 +106,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--input-replace") == 0) o->input_replace = (float)atof(value);
         else if (strcmp(name, "--replace-exponent") == 0) o->replace_exponent = (float)atof(value);
         else if (strcmp(name, "--noise-tokens") == 0) o->noise_tokens = atoi(value);
+        else if (strcmp(name, "--user-tokens") == 0) o->user_tokens = atoi(value);
+        else if (strcmp(name, "--user-replace") == 0) o->user_replace = (float)atof(value);
         else if (strcmp(name, "--recent-weight") == 0) o->recent_weight = (float)atof(value);
         else if (strcmp(name, "--recent-span") == 0) o->recent_span = atoi(value);
         else if (strcmp(name, "--ema") == 0) o->ema = (float)atof(value);
@@ -229,7 +235,7 @@ int main(int argc, char **argv)
 
     model_config_defaults(&config);
     /* the noise tokens follow the items, outside the item range */
-    config.vocab_size = data.n_items + 1 + o.noise_tokens;
+    config.vocab_size = data.n_items + 1 + o.noise_tokens + (o.user_tokens ? data.n_users : 0);
     config.d_model = o.d_model;
     config.n_heads = o.heads;
     config.n_encoder_layers = o.layers;
@@ -280,6 +286,8 @@ int main(int argc, char **argv)
         .input_replace = o.input_replace,
         .replace_exponent = o.replace_exponent,
         .noise_tokens = o.noise_tokens,
+        .user_tokens = o.user_tokens,
+        .user_replace = o.user_replace,
         .progress = on_progress,
     };
     if (train_session_init(&session, &model, &data, &lc, &oc, error) != 0) {
@@ -304,7 +312,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "best validation epoch %d hr10=%.4f\n", session.best_epoch + 1, session.best_hr10);
 
     struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
-                                   .pad_left = o.pad_left};
+                                   .pad_left = o.pad_left, .user_token_base = session.batch.user_token_base};
     struct train_eval_result r, valid;
     if (train_eval_ranking(&model, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0 ||
         train_eval_ranking(&model, &data, TRAIN_HOLDOUT_VALID, &ec, &valid, error) != 0) {

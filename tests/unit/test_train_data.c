@@ -304,12 +304,86 @@ static void reads_games_file(void **state)
     train_sequences_free(&s);
 }
 
+/* With user tokens every row opens with its user's token, whose target is
+ * the first item shown. The items keep their shifted targets in the T - 1
+ * positions left. Item replacement leaves the user token alone, and user
+ * replacement changes only the user token. */
+static void user_tokens_open_rows(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_train_data_XXXXXX", error[MODEL_ERROR_SIZE];
+    enum { BASE = 100, N_USERS = 3 };
+    struct train_sequences s;
+    struct train_seq_batch sb;
+    uint64_t rng = 5;
+
+    /* user 0: 1 2 3 4 5 6 (train 1..4), user 1: 7 8 9 (train 7), user 2: 1 2 (train both) */
+    write_file(path, "1 1\n1 2\n1 3\n1 4\n1 5\n1 6\n2 7\n2 8\n2 9\n3 1\n3 2\n");
+    assert_int_equal(train_sequences_read(&s, path, error), 0);
+    unlink(path);
+    assert_int_equal(train_seq_batch_alloc(&sb, 4, 3), 0);
+    sb.user_token_base = BASE;
+
+    int users[2] = {0, 2};
+    train_seq_batch_fill_train(&sb, &s, users, 2);
+    assert_int_equal(sb.batch.T, 3);
+    /* user 0: inputs 1 2 3 fit only as 2 3 after the user token */
+    assert_int_equal(sb.lengths[0], 3);
+    const int tokens0[3] = {BASE + 0, 2, 3}, targets0[3] = {2, 3, 4};
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(sb.tokens[t], tokens0[t]);
+        assert_int_equal(sb.targets[t], targets0[t]);
+    }
+    /* user 2: the user token predicts item 1, item 1 predicts item 2, then padding */
+    assert_int_equal(sb.lengths[1], 2);
+    const int tokens1[3] = {BASE + 2, 1, 0}, targets1[3] = {1, 2, -1};
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(sb.tokens[3 + t], tokens1[t]);
+        assert_int_equal(sb.targets[3 + t], targets1[t]);
+    }
+
+    assert_int_equal(train_seq_batch_replace_inputs(&sb, 13, 1.0f, &rng), 3);
+    assert_int_equal(sb.tokens[0], BASE + 0);
+    assert_int_equal(sb.tokens[3], BASE + 2);
+    assert_int_equal(sb.tokens[5], 0);
+
+    int before[6];
+    memcpy(before, sb.tokens, sizeof before);
+    assert_int_equal(train_seq_batch_replace_users(&sb, N_USERS, 1.0f, &rng), 2);
+    for (int i = 0; i < 2; i++) {
+        assert_in_range(sb.tokens[i * 3], BASE, BASE + N_USERS - 1);
+        assert_memory_equal(&sb.tokens[i * 3 + 1], &before[i * 3 + 1], 2 * sizeof(int));
+    }
+
+    /* evaluation keeps the newest items: the test input of user 0 is 4 5 */
+    int eval_users[1] = {0};
+    train_seq_batch_fill_eval(&sb, &s, eval_users, 1, TRAIN_HOLDOUT_TEST);
+    const int eval0[3] = {BASE + 0, 4, 5};
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(sb.tokens[t], eval0[t]);
+
+    /* left padding: the user token follows the padding and replacement finds it */
+    sb.pad_left = 1;
+    train_seq_batch_fill_train(&sb, &s, users, 2);
+    assert_int_equal(sb.tokens[3], 0);
+    assert_int_equal(sb.tokens[4], BASE + 2);
+    assert_int_equal(sb.targets[4], 1);
+    assert_int_equal(train_seq_batch_replace_users(&sb, N_USERS, 1.0f, &rng), 2);
+    assert_int_equal(sb.tokens[3], 0);
+    assert_in_range(sb.tokens[4], BASE, BASE + N_USERS - 1);
+    assert_int_equal(sb.tokens[5], 1);
+
+    train_seq_batch_free(&sb);
+    train_sequences_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_users_in_order),
         cmocka_unit_test(rejects_bad_lines),
         cmocka_unit_test(batches_shift_targets),
+        cmocka_unit_test(user_tokens_open_rows),
         cmocka_unit_test(replace_inputs_keeps_padding),
         cmocka_unit_test(count_cdf_weights_training_items),
         cmocka_unit_test(replace_inputs_follow_cdf),
