@@ -262,20 +262,9 @@ static int draw_uniform(const struct replace_source *source, uint64_t *rng)
     return source->first + (int)(train_random_next(rng) % (uint64_t)source->count);
 }
 
-/* The first item whose cumulative weight exceeds a uniform draw. */
 static int draw_weighted(const struct replace_source *source, uint64_t *rng)
 {
-    double draw = train_random_uniform(rng) * source->cdf[source->count];
-    int low = 1, high = source->count;
-
-    while (low < high) {
-        int mid = low + (high - low) / 2;
-        if (source->cdf[mid] > draw)
-            high = mid;
-        else
-            low = mid + 1;
-    }
-    return low;
+    return train_draw_cdf(source->cdf, source->count, rng);
 }
 
 /* Replaces each input token (> 0, not a user token) with probability p by a
@@ -372,6 +361,22 @@ double *train_split_count_cdf(const struct train_sequences *s, double exponent)
         cdf[i] = cdf[i - 1] + pow(1.0 + counts[i], exponent);
     free(counts);
     return cdf;
+}
+
+/* The first id whose cumulative weight exceeds a uniform draw. */
+int train_draw_cdf(const double *cdf, int n, uint64_t *rng)
+{
+    double draw = train_random_uniform(rng) * cdf[n];
+    int low = 1, high = n;
+
+    while (low < high) {
+        int mid = low + (high - low) / 2;
+        if (cdf[mid] > draw)
+            high = mid;
+        else
+            low = mid + 1;
+    }
+    return low;
 }
 
 void train_shuffle(int *a, int n, uint64_t *rng)

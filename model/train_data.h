@@ -104,6 +104,10 @@ double *train_split_count_cdf(const struct train_sequences *s, double exponent);
  * model from leaning on a user's token alone. Returns the number replaced. */
 int train_seq_batch_replace_users(struct train_seq_batch *sb, int n_users, float p, uint64_t *rng);
 
+/* Draws an id in [1, n] with probability (cdf[i] - cdf[i - 1]) / cdf[n]
+ * (a table of train_split_count_cdf). */
+int train_draw_cdf(const double *cdf, int n, uint64_t *rng);
+
 /* Shuffles a[n] in place with a Fisher-Yates pass driven by the generator. */
 void train_shuffle(int *a, int n, uint64_t *rng);
 

@@ -83,6 +83,15 @@ int train_session_init(struct train_session *s, struct train_model *model, const
             return -1;
         }
     }
+    if (config->negative_exponent != 0.0f) {
+        s->negative_cdf = train_split_count_cdf(data, config->negative_exponent);
+        if (!s->negative_cdf) {
+            snprintf(error, MODEL_ERROR_SIZE, "out of memory for the negative weights of %d items", data->n_items);
+            train_session_free(s);
+            return -1;
+        }
+        train_model_set_negative_weights(model, s->negative_cdf);
+    }
     s->batch.pad_left = config->pad_left;
     if (config->user_tokens)
         s->batch.user_token_base = data->n_items + 1 + config->noise_tokens;
@@ -112,6 +121,9 @@ void train_session_free(struct train_session *s)
     train_seq_batch_free(&s->batch);
     free(s->users);
     free(s->replace_cdf);
+    if (s->negative_cdf && s->model && s->model->negative_cdf == s->negative_cdf)
+        train_model_set_negative_weights(s->model, NULL);
+    free(s->negative_cdf);
     free(s->order);
     free(s->best_params);
     free(s->ema);

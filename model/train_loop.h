@@ -52,6 +52,9 @@ struct train_loop_config {
                                     (train_seq_batch_replace_inputs); 0: off */
     float replace_exponent;      /* 0: replacements are drawn uniformly over the items; else item i with
                                     weight (1 + its training count)^replace_exponent */
+    float negative_exponent;     /* 0: the sampled losses draw their negatives uniformly; else item i with
+                                    weight (1 + its training count)^negative_exponent, with the logQ
+                                    correction (train_model.negative_cdf) */
     int noise_tokens;            /* > 0: replaced inputs become one of this many noise tokens, the
                                     vocabulary ids right after the items, instead of a drawn item */
     int user_tokens;             /* 1: each row opens with its user's own token, the vocabulary ids
@@ -79,6 +82,7 @@ struct train_session {
 
     int *users;              /* users with at least 2 training items */
     double *replace_cdf;     /* [n_items + 1] cumulative replacement weights, NULL when uniform */
+    double *negative_cdf;    /* [n_items + 1] cumulative negative weights lent to the model, NULL when uniform */
     int n_users;
     int *order;              /* this epoch's shuffled copy of users */
     int order_epoch;         /* epoch that order belongs to, -1 for none */

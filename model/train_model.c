@@ -120,8 +120,9 @@ static void free_item_loss_buffers(struct train_model *m)
     free(m->negative_grads);
     free(m->negative_logits);
     free(m->target_logits);
+    free(m->negative_logq);
     m->negative_items = NULL;
-    m->negative_rows = m->negative_grads = m->negative_logits = m->target_logits = NULL;
+    m->negative_rows = m->negative_grads = m->negative_logits = m->target_logits = m->negative_logq = NULL;
 }
 
 void train_model_free(struct train_model *m)
@@ -186,7 +187,9 @@ int train_model_set_item_loss(struct train_model *m, enum train_item_loss loss, 
     m->negative_grads = model_alloc_floats((size_t)negatives * d);
     m->negative_logits = model_alloc_floats(rows * (size_t)negatives);
     m->target_logits = model_alloc_floats(rows);
-    if (!m->negative_items || !m->negative_rows || !m->negative_grads || !m->negative_logits || !m->target_logits) {
+    m->negative_logq = model_alloc_floats((size_t)negatives);
+    if (!m->negative_items || !m->negative_rows || !m->negative_grads || !m->negative_logits || !m->target_logits ||
+        !m->negative_logq) {
         free_item_loss_buffers(m);
         m->item_loss = TRAIN_ITEM_LOSS_FULL;
         m->item_negatives = 0;
@@ -278,6 +281,11 @@ static void decoder_forward(struct train_model *m, const struct train_batch *b, 
 void train_model_encode(struct train_model *m, const struct train_batch *batch)
 {
     encoder_forward(m, batch, 0);
+}
+
+void train_model_set_negative_weights(struct train_model *m, const double *cdf)
+{
+    m->negative_cdf = cdf;
 }
 
 float train_model_forward(struct train_model *m, const struct train_batch *batch, int training)

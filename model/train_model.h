@@ -114,7 +114,14 @@ struct train_model {
     float item_recent_weight;     /* extra loss weight of the item_recent_span newest targets of each
                                      sequence, for the sampled losses; 0: every target weighs 1 */
     int item_recent_span;
+    const double *negative_cdf;   /* NULL: uniform negatives. Else borrowed cumulative weights cdf[0..n]
+                                     over the n = item_end - item_begin items, item_begin - 1 + j for
+                                     j in 1..n (train_split_count_cdf when item_begin is 1). The sampled
+                                     softmax then subtracts log(K q_i) from each logit (the logQ
+                                     correction), so it still estimates the softmax over every item
+                                     (train_sampled.h). Set with train_model_set_negative_weights */
     int *negative_items;          /* [K] this batch's negatives */
+    float *negative_logq;         /* [K] log(K q_i) of this batch's negatives, with negative_cdf */
     float *negative_rows;         /* [K, d] their embedding rows */
     float *negative_grads;        /* [K, d] */
     float *negative_logits;       /* [max_B * max_T, K] */
@@ -139,6 +146,11 @@ int train_model_set_loss_threads(struct train_model *m, int threads);
  * ones, allocates buffers for `negatives` negatives per batch. Returns 0, or
  * -1 with a message in error[MODEL_ERROR_SIZE] (invalid count, out of memory). */
 int train_model_set_item_loss(struct train_model *m, enum train_item_loss loss, int negatives, char *error);
+
+/* Draws the negatives of the sampled losses with the weights of cdf
+ * (borrowed, see negative_cdf) instead of uniformly; NULL restores uniform
+ * draws. */
+void train_model_set_negative_weights(struct train_model *m, const double *cdf);
 
 /* Runs the forward pass and the losses. Returns the total loss (also in
  * m->losses). training != 0 enables dropout and also computes the gradients

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "train_data.h"
 #include "train_layers.h"
 
 static float softplus(float z)
@@ -16,6 +17,16 @@ static float sigmoid(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
+/* log(K q_i): the logarithm of how often K weighted draws pick item i. */
+static float log_expected_count(const struct train_model *m, int item)
+{
+    const double *cdf = m->negative_cdf;
+    int j = item - m->config.item_begin + 1, n = m->config.item_end - m->config.item_begin;
+    double q = (cdf[j] - cdf[j - 1]) / cdf[n];
+
+    return (float)log((double)m->item_negatives * q);
+}
+
 /* Draws the batch's K negatives from m->rng and copies their embedding rows
  * into m->negative_rows. */
 static void draw_negatives(struct train_model *m)
@@ -25,7 +36,13 @@ static void draw_negatives(struct train_model *m)
     uint64_t span = (uint64_t)(c->item_end - c->item_begin);
 
     for (int k = 0; k < m->item_negatives; k++) {
-        int item = c->item_begin + (int)(train_random_next(&m->rng) % span);
+        int item;
+        if (m->negative_cdf) {
+            item = c->item_begin - 1 + train_draw_cdf(m->negative_cdf, (int)span, &m->rng);
+            m->negative_logq[k] = log_expected_count(m, item);
+        } else {
+            item = c->item_begin + (int)(train_random_next(&m->rng) % span);
+        }
         m->negative_items[k] = item;
         memcpy(m->negative_rows + (size_t)k * d, m->params.embedding + (size_t)item * d, d * sizeof(float));
     }
@@ -112,6 +129,16 @@ static double bce_row(float *z, float *zt, const int *negatives, int target, int
     return loss;
 }
 
+/* Subtracts log(K q_i) from a row's logits, the negatives' and the
+ * target's, so that the softmax over the weighted draws estimates the one
+ * over all items. A constant shift leaves the gradients of z unchanged. */
+static void correct_logq(const struct train_model *m, float *z, float *zt, int target)
+{
+    for (int k = 0; k < m->item_negatives; k++)
+        z[k] -= m->negative_logq[k];
+    *zt -= log_expected_count(m, target);
+}
+
 /* Backward of the logits: the gradients of the rows, the targets' and the
  * negatives' embedding rows, from the logit gradients left in place. */
 static void sampled_backward(struct train_model *m, int count)
@@ -183,6 +210,8 @@ float train_sampled_item_loss(struct train_model *m, const struct train_batch *b
         double weight = row_weight(m, b, r);
         float scale = (float)(weight / total_weight);
         float *z = m->negative_logits + (size_t)r * K;
+        if (m->negative_cdf && m->item_loss == TRAIN_ITEM_LOSS_SAMPLED)
+            correct_logq(m, z, &m->target_logits[r], m->row_target[r]);
         double loss;
         if (m->item_loss == TRAIN_ITEM_LOSS_BCE)
             loss = bce_row(z, &m->target_logits[r], m->negative_items, m->row_target[r], K, scale, want_grad);

@@ -1,8 +1,11 @@
 /*
  * Next-item losses over sampled negatives, an alternative to the softmax over
  * every item. Each batch draws one set of K negative items uniformly from
- * [item_begin, item_end), shared by every position of the batch. A negative
- * equal to a position's target is left out for that position.
+ * [item_begin, item_end), or with the weights of train_model.negative_cdf,
+ * shared by every position of the batch. A negative equal to a position's
+ * target is left out for that position. With weighted draws the sampled
+ * softmax subtracts log(K q_i) from every logit, the target's included; the
+ * BCE loss keeps its logits.
  *
  *   sampled softmax: loss = log(exp(s_t) + sum_k exp(s_k)) - s_t
  *   BCE (SASRec):    loss = softplus(-s_t) + mean_k softplus(s_k)

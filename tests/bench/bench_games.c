@@ -11,7 +11,7 @@
  *        [--attention-dropout P] [--input-replace P] [--replace-exponent X]
  *        [--noise-tokens N] [--user-tokens 0|1] [--user-replace P] [--ema DECAY] [--lr X]
  *        [--recent-weight X] [--recent-span N]
- *        [--loss full|sampled|bce] [--negatives K]
+ *        [--loss full|sampled|bce] [--negatives K] [--negative-exponent X]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
  * --replace-exponent X draws the replacement items with weight (1 + training
@@ -21,7 +21,9 @@
  * probability --user-replace (SSE-PT's personalisation). --load evaluates
  * the weights of PATH, written by --save with the same shape options
  * (--d-model, --d-ff, --heads, --layers, --max-len, --noise-tokens,
- * --user-tokens), and trains nothing.
+ * --user-tokens), and trains nothing. --negative-exponent X draws the
+ * negatives of the sampled losses with weight (1 + training count)^X and
+ * corrects the logits by log(K q) (train_model.h).
  * Progress goes to stderr. stdout first gets the validation and the test
  * metrics split by the held-out item's count in the training data
  * (games_valid_by_train_count, games_by_train_count). The validation line
@@ -46,6 +48,7 @@
 struct options {
     int epochs, batch, max_len, d_model, d_ff, heads, layers, patience, threads;
     float dropout, attention_dropout, lr, weight_decay, ema, input_replace, replace_exponent, recent_weight;
+    float negative_exponent;
     int recent_span;
     int pre_norm, pad_left, decay_embedding, noise_tokens, user_tokens;
     float user_replace;
@@ -131,6 +134,7 @@ static int parse_options(struct options *o, int argc, char **argv)
             }
         }
         else if (strcmp(name, "--negatives") == 0) o->negatives = atoi(value);
+        else if (strcmp(name, "--negative-exponent") == 0) o->negative_exponent = (float)atof(value);
         else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
         else if (strcmp(name, "--save") == 0) o->save = value;
@@ -285,6 +289,7 @@ int main(int argc, char **argv)
         .ema_decay = o.ema,
         .input_replace = o.input_replace,
         .replace_exponent = o.replace_exponent,
+        .negative_exponent = o.negative_exponent,
         .noise_tokens = o.noise_tokens,
         .user_tokens = o.user_tokens,
         .user_replace = o.user_replace,

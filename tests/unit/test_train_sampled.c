@@ -31,6 +31,16 @@ static const int tokens[B * T] = {5, 9, 4, 17, 12, 3, 19, 8, 0, 0, 11, 0, 0, 0, 
 static const int lengths[B] = {5, 3, 1};
 static const int item_targets[B * T] = {9, 4, 17, 12, 6, 19, 8, -1, -1, -1, 13, -1, -1, -1, -1};
 
+/* Negative weights over the 16 items 4..19: item 4 + k weighs k + 1, so
+ * the draws favour the higher ids. cdf[j] sums the weights of the first j. */
+static double weighted_cdf[V - ITEM_BEGIN + 1];
+
+static void fill_weighted_cdf(void)
+{
+    for (int j = 1; j <= V - ITEM_BEGIN; j++)
+        weighted_cdf[j] = weighted_cdf[j - 1] + j;
+}
+
 struct fixture {
     struct train_model m;
     struct train_batch batch;
@@ -139,10 +149,12 @@ static int check_tensor(struct fixture *f, const struct model_tensor_info *t, co
     return failures;
 }
 
-static void check_gradients(enum train_item_loss loss, float recent_weight)
+static void check_gradients(enum train_item_loss loss, float recent_weight, int weighted)
 {
     static struct fixture f;
     make_model(&f, loss);
+    fill_weighted_cdf();
+    train_model_set_negative_weights(&f.m, weighted ? weighted_cdf : NULL);
     f.m.item_recent_weight = recent_weight;
     f.m.item_recent_span = 2;
     float *g = analytic_gradient(&f);
@@ -170,6 +182,15 @@ static double softplus(double z)
     return z > 0.0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
+/* log(K q_i) for the sampled softmax with weighted negatives, else 0. */
+static double log_expected(const struct train_model *m, int item)
+{
+    if (!m->negative_cdf || m->item_loss != TRAIN_ITEM_LOSS_SAMPLED)
+        return 0.0;
+    double q = (double)(item - ITEM_BEGIN + 1) / weighted_cdf[V - ITEM_BEGIN];
+    return log(NEGATIVES * q);
+}
+
 /* The mean loss recomputed from m->enc_out, the embedding and the negatives
  * the last forward drew. */
 static double reference_loss(const struct train_model *m, enum train_item_loss loss, int *skipped)
@@ -185,7 +206,8 @@ static double reference_loss(const struct train_model *m, enum train_item_loss l
         if (target < 0)
             continue;
         const float *h = m->enc_out + (size_t)i * d;
-        double st = dot_row(h, emb + (size_t)target * d, d), row = 0.0, sum = exp(st), negative_sum = 0.0;
+        double st = dot_row(h, emb + (size_t)target * d, d) - log_expected(m, target), row = 0.0;
+        double sum = exp(st), negative_sum = 0.0;
         int valid = 0;
         for (int k = 0; k < NEGATIVES; k++) {
             int item = m->negative_items[k];
@@ -194,12 +216,12 @@ static double reference_loss(const struct train_model *m, enum train_item_loss l
                 continue;
             }
             double sk = dot_row(h, emb + (size_t)item * d, d);
-            sum += exp(sk);
+            sum += exp(sk - log_expected(m, item));
             negative_sum += softplus(sk);
             valid++;
         }
         if (loss == TRAIN_ITEM_LOSS_BCE)
-            row = softplus(-st) + (valid > 0 ? negative_sum / valid : 0.0);
+            row = softplus(-(st + log_expected(m, target))) + (valid > 0 ? negative_sum / valid : 0.0);
         else
             row = log(sum) - st;
         int newest = lengths[i / T] - 1 - i % T < m->item_recent_span;
@@ -210,12 +232,14 @@ static double reference_loss(const struct train_model *m, enum train_item_loss l
     return total / count;
 }
 
-static void check_value(enum train_item_loss loss, float recent_weight)
+static void check_value(enum train_item_loss loss, float recent_weight, int weighted)
 {
     static struct fixture f;
     int skipped;
 
     make_model(&f, loss);
+    fill_weighted_cdf();
+    train_model_set_negative_weights(&f.m, weighted ? weighted_cdf : NULL);
     f.m.item_recent_weight = recent_weight;
     f.m.item_recent_span = 2;
     double value = loss_at(&f);
@@ -233,39 +257,74 @@ static void check_value(enum train_item_loss loss, float recent_weight)
 static void sampled_softmax_gradients(void **state)
 {
     (void)state;
-    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 0.0f);
+    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 0.0f, 0);
 }
 
 static void bce_gradients(void **state)
 {
     (void)state;
-    check_gradients(TRAIN_ITEM_LOSS_BCE, 0.0f);
+    check_gradients(TRAIN_ITEM_LOSS_BCE, 0.0f, 0);
 }
 
 /* The two newest targets of each sequence weigh 3 times the others. */
 static void recent_weight_gradients(void **state)
 {
     (void)state;
-    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 2.0f);
+    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 2.0f, 0);
 }
 
 static void sampled_softmax_value(void **state)
 {
     (void)state;
-    check_value(TRAIN_ITEM_LOSS_SAMPLED, 0.0f);
+    check_value(TRAIN_ITEM_LOSS_SAMPLED, 0.0f, 0);
 }
 
 static void bce_value(void **state)
 {
     (void)state;
-    check_value(TRAIN_ITEM_LOSS_BCE, 0.0f);
+    check_value(TRAIN_ITEM_LOSS_BCE, 0.0f, 0);
 }
 
 static void recent_weight_value(void **state)
 {
     (void)state;
-    check_value(TRAIN_ITEM_LOSS_SAMPLED, 2.0f);
-    check_value(TRAIN_ITEM_LOSS_BCE, 2.0f);
+    check_value(TRAIN_ITEM_LOSS_SAMPLED, 2.0f, 0);
+    check_value(TRAIN_ITEM_LOSS_BCE, 2.0f, 0);
+}
+
+/* Weighted negatives: the sampled softmax with the logQ correction and the
+ * BCE loss without it, gradients and values. */
+static void weighted_negatives(void **state)
+{
+    (void)state;
+    check_gradients(TRAIN_ITEM_LOSS_SAMPLED, 0.0f, 1);
+    check_gradients(TRAIN_ITEM_LOSS_BCE, 0.0f, 1);
+    check_value(TRAIN_ITEM_LOSS_SAMPLED, 0.0f, 1);
+    check_value(TRAIN_ITEM_LOSS_BCE, 0.0f, 1);
+}
+
+/* Weighted draws follow the weights: over 400 batches of 6 negatives, item
+ * 19 (weight 16) comes up about 16 times as often as item 4 (weight 1). */
+static void weighted_negatives_follow_weights(void **state)
+{
+    (void)state;
+    static struct fixture f;
+    int drawn[V] = {0};
+
+    make_model(&f, TRAIN_ITEM_LOSS_SAMPLED);
+    fill_weighted_cdf();
+    train_model_set_negative_weights(&f.m, weighted_cdf);
+    for (int i = 0; i < 400; i++) {
+        train_model_forward(&f.m, &f.batch, 0);
+        for (int k = 0; k < NEGATIVES; k++) {
+            assert_in_range(f.m.negative_items[k], ITEM_BEGIN, V - 1);
+            drawn[f.m.negative_items[k]]++;
+        }
+    }
+    /* 2,400 draws: item 4 expects 17.6 (sd 4.2), item 19 expects 282 (sd 16) */
+    assert_in_range(drawn[4], 4, 32);
+    assert_in_range(drawn[19], 230, 335);
+    train_model_free(&f.m);
 }
 
 /* The fixture's seed must draw a negative equal to some target, or the
@@ -303,6 +362,7 @@ int main(void)
         cmocka_unit_test(sampled_softmax_value),     cmocka_unit_test(bce_value),
         cmocka_unit_test(negative_equal_to_target),  cmocka_unit_test(invalid_negative_count),
         cmocka_unit_test(recent_weight_gradients),   cmocka_unit_test(recent_weight_value),
+        cmocka_unit_test(weighted_negatives),        cmocka_unit_test(weighted_negatives_follow_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
