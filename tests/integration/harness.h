@@ -457,8 +457,9 @@ static inline void harness_assert_running(struct harness *h, pid_t pid, const ch
     }
 }
 
-/* Sum over partitions of (end offset - committed offset of the group). */
-static inline int64_t harness_group_lag(struct harness *h, const char *topic)
+/* A consumer handle of the test's group for repeated lag queries, which
+ * then skip the connection set-up of a new client. Not subscribed. */
+static inline rd_kafka_t *harness_lag_client(struct harness *h)
 {
     char errstr[256];
     rd_kafka_conf_t *conf = harness_conf();
@@ -466,7 +467,13 @@ static inline int64_t harness_group_lag(struct harness *h, const char *topic)
     harness_conf_set(conf, "isolation.level", "read_committed");
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     assert_non_null(rk);
+    return rk;
+}
 
+/* Sum over partitions of (end offset - committed offset of the group), or
+ * -1 when a query to the broker fails. */
+static inline int64_t harness_group_lag_with(rd_kafka_t *rk, const char *topic)
+{
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(HARNESS_PARTITIONS);
     for (int p = 0; p < HARNESS_PARTITIONS; p++)
         rd_kafka_topic_partition_list_add(list, topic, p);
@@ -484,6 +491,14 @@ static inline int64_t harness_group_lag(struct harness *h, const char *topic)
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
+    return lag;
+}
+
+/* harness_group_lag_with through a new client, for a single query. */
+static inline int64_t harness_group_lag(struct harness *h, const char *topic)
+{
+    rd_kafka_t *rk = harness_lag_client(h);
+    int64_t lag = harness_group_lag_with(rk, topic);
     rd_kafka_destroy(rk);
     return lag;
 }
