@@ -2,9 +2,11 @@
  * Games quality benchmark: trains a causal encoder (SASRec-style next-item
  * prediction) on the Amazon Games sequences and evaluates HR@10 and NDCG@10
  * with the SASRec protocol. By default the item loss is a softmax over the
- * target and 256 uniformly drawn negatives per batch (--loss full: over all
- * items). Training uses dropout 0.5 and attention dropout 0.3, and replaces
- * 30 % of the input items by random items, for up to 200 epochs.
+ * target and 256 negatives per batch, drawn in proportion to 1 + their
+ * training count with the logQ correction (--negative-exponent 0: uniform
+ * draws; --loss full: over all items). Training uses dropout 0.5 and
+ * attention dropout 0.3, and replaces 30 % of the input items by random
+ * items, for up to 200 epochs.
  *
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
@@ -89,6 +91,7 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .decay_embedding = 0,
                           .loss = TRAIN_ITEM_LOSS_SAMPLED,
                           .negatives = 256,
+                          .negative_exponent = 1.0f,
                           .seed = 42,
                           .max_steps = 0,
                           .save = NULL,
