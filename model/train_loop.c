@@ -45,8 +45,8 @@ int train_session_init(struct train_session *s, struct train_model *model, const
     long needed = (long)data->n_items + 1 + config->noise_tokens + (config->user_tokens ? data->n_users : 0);
     if (config->user_tokens && needed > model->config.vocab_size) {
         snprintf(error, MODEL_ERROR_SIZE,
-                 "user_tokens needs %ld vocabulary ids (%d items, %d noise tokens and %d users after padding) but "
-                 "the model has %d: raise vocab_size",
+                 "user_tokens needs %ld vocabulary ids (padding, %d items, %d noise tokens, %d users) but the "
+                 "model has %d: raise vocab_size",
                  needed, data->n_items, config->noise_tokens, data->n_users, model->config.vocab_size);
         return -1;
     }

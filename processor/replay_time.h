@@ -14,10 +14,9 @@
 int replay_time_parse(const char *text, int64_t *ms);
 
 /* Formats Unix milliseconds as ISO-8601 UTC (2017-11-25T01:21:50Z), with a
- * .mmm fraction only when the milliseconds are not zero; times before 1970
- * count back from the previous second. A time that gmtime_r cannot
- * represent prints as the number followed by "ms". The inverse of
- * replay_time_parse for its UTC forms. */
+ * .mmm fraction only when the milliseconds are not zero. replay_time_parse
+ * reads the result back, also before 1970. A time that gmtime_r cannot
+ * represent prints as the number followed by "ms". */
 void replay_time_format(int64_t ms, char *out, size_t size);
 
 /* Pacing: when each event may be sent. */
