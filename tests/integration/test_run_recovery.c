@@ -27,23 +27,41 @@ static const char *extra_config =
     "    cooldown: 1h\n"
     "    template:\n      en: \"Sorry! {discount}% off your next order\"\n";
 
-static void produce_inputs(struct harness *h)
+static struct harness_click *read_clicks(void)
 {
     struct harness_click *clicks = calloc(CLICKS, sizeof *clicks);
-    size_t n = harness_read_taobao(clicks, CLICKS);
-    assert_int_equal(n, CLICKS);
-    for (size_t i = 0; i < n; i++)
-        harness_produce_click(h, &clicks[i]);
+    assert_non_null(clicks);
+    assert_int_equal(harness_read_taobao(clicks, CLICKS), CLICKS);
+    return clicks;
+}
 
+/* Sends clicks [from, to) and waits until the broker has them all. */
+static void produce_clicks(struct harness *h, const struct harness_click *clicks, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        harness_produce_click(h, &clicks[i]);
+    harness_flush(h);
+}
+
+/* Reviews go out after every click, in both runs, from users of those clicks. */
+static void produce_reviews(struct harness *h, const struct harness_click *clicks)
+{
     char *texts[REVIEWS];
     int labels[REVIEWS];
     size_t n_reviews = harness_read_reviews(texts, labels, REVIEWS);
     for (size_t i = 0; i < n_reviews; i++) {
-        const struct harness_click *c = &clicks[(i * 29) % n];
+        const struct harness_click *c = &clicks[(i * 29) % CLICKS];
         harness_produce_review(h, c->user, c->item, c->category, labels[i] ? 4 : 2, texts[i], c->timestamp_ms + 500);
         free(texts[i]);
     }
     harness_flush(h);
+}
+
+static void produce_inputs(struct harness *h)
+{
+    struct harness_click *clicks = read_clicks();
+    produce_clicks(h, clicks, 0, CLICKS);
+    produce_reviews(h, clicks);
     free(clicks);
 }
 
@@ -207,6 +225,60 @@ static void uninterrupted(struct outputs *out)
     harness_free(&h);
 }
 
+/* Records of the clickstream the group has committed, or -1 while the
+ * group coordinator is busy. */
+static int64_t committed_clicks(rd_kafka_t *probe, struct harness *h, size_t sent)
+{
+    int64_t lag = harness_group_lag_with(probe, h->clickstream);
+    return lag < 0 ? -1 : (int64_t)sent - lag;
+}
+
+/* Sends up to `count` more clicks, never past `limit`. */
+static void produce_slice(struct harness *h, const struct harness_click *clicks, size_t *sent, size_t limit,
+                          size_t count)
+{
+    size_t to = *sent + count < limit ? *sent + count : limit;
+    produce_clicks(h, clicks, *sent, to);
+    *sent = to;
+}
+
+/* Starts the job, feeds it clicks in slices of 100 until it has committed
+ * 200 more than `committed`, and kills it at a random moment up to 50 ms
+ * later. Returns the committed count after the kill. Clicks keep arriving
+ * while the job works, so the kill lands mid-stream however fast the job
+ * commits. Input is always left, because `*sent` never passes `limit`. */
+static int64_t run_and_kill(struct harness *h, rd_kafka_t *probe, const struct harness_click *clicks,
+                            size_t *sent, size_t limit, int64_t committed, int crash)
+{
+    pid_t pid = harness_start(h, NULL, "run");
+    time_t started = time(NULL);
+    int64_t now;
+
+    while ((now = committed_clicks(probe, h, *sent)) < committed + 200) {
+        harness_assert_running(h, pid, "run");
+        if (time(NULL) - started > 120)
+            fail_msg("no progress within 120 s before crash %d; see %s/run.log", crash + 1, h->dir);
+        produce_slice(h, clicks, sent, limit, 100);
+        usleep(10000);
+    }
+    /* The job may have caught up during the lag query, so a fresh slice
+     * keeps it busy at the kill. */
+    produce_slice(h, clicks, sent, limit, 300);
+    usleep((useconds_t)(rand() % 50000));
+    harness_kill9(pid);
+
+    int64_t after = -1;
+    for (int attempt = 0; attempt < 50 && after < 0; attempt++) {
+        after = committed_clicks(probe, h, *sent);
+        if (after < 0)
+            usleep(200000);
+    }
+    printf("kill -9 number %d with %lld of %zu sent clickstream records committed (%d in all)\n", crash + 1,
+           (long long)after, *sent, CLICKS);
+    assert_true(after >= committed + 200);
+    return after;
+}
+
 static void kill9_three_times_equals_uninterrupted(void **state)
 {
     (void)state;
@@ -215,39 +287,20 @@ static void kill9_three_times_equals_uninterrupted(void **state)
 
     struct harness h;
     harness_init(&h, "kill9", extra_config);
-    produce_inputs(&h);
-    /* Each kill lands mid-stream: after the instance has committed at least
-     * 200 more clickstream records, at a random moment up to 50 ms later.
-     * The job commits thousands of records a second, so the lag is polled
-     * every 10 ms through one client. With a new client per query and a
-     * wait of up to 0.4 s, a third kill once came after the end of the input. */
-    srand((unsigned)time(NULL));
-    int64_t lag = CLICKS;
+    struct harness_click *clicks = read_clicks();
     rd_kafka_t *probe = harness_lag_client(&h);
-    for (int crash = 0; crash < 3; crash++) {
-        pid_t pid = harness_start(&h, NULL, "run");
-        time_t started = time(NULL);
-        int64_t now;
-        while ((now = harness_group_lag_with(probe, h.clickstream)) < 0 || now > lag - 200) {
-            harness_assert_running(&h, pid, "run");
-            if (time(NULL) - started > 120)
-                fail_msg("no progress within 120 s before crash %d; see %s/run.log", crash + 1, h.dir);
-            usleep(10000);
-        }
-        usleep((useconds_t)(rand() % 50000));
-        harness_kill9(pid);
-        int64_t after = -1;
-        for (int attempt = 0; attempt < 50 && after < 0; attempt++) {
-            after = harness_group_lag_with(probe, h.clickstream); /* -1 while the group coordinator is busy */
-            if (after < 0)
-                usleep(200000);
-        }
-        printf("kill -9 number %d with %lld of %d clickstream records still uncommitted\n", crash + 1,
-               (long long)after, CLICKS);
-        assert_true(after > 0); /* mid-stream, not after the end */
-        lag = after;
-    }
+    srand((unsigned)time(NULL));
+
+    /* Crash k may see at most the first (k + 1) quarters of the clicks. */
+    size_t sent = 0;
+    int64_t committed = 0;
+    for (int crash = 0; crash < 3; crash++)
+        committed = run_and_kill(&h, probe, clicks, &sent, (size_t)(crash + 1) * CLICKS / 4, committed, crash);
     rd_kafka_destroy(probe);
+
+    produce_clicks(&h, clicks, sent, CLICKS);
+    produce_reviews(&h, clicks);
+    free(clicks);
     pid_t pid = harness_start(&h, NULL, "run");
     harness_wait_caught_up(&h, pid, "run", 300);
     assert_int_equal(harness_stop(pid, 60), 0);
