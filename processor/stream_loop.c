@@ -356,6 +356,13 @@ void stream_loop_destroy(struct stream_loop *loop)
     if (!loop)
         return;
 
+    /* A group consumer must leave the group before rd_kafka_destroy, which
+     * otherwise waits for a rebalance that no poll serves. After a fatal
+     * error the loop returned without closing it. It leaves first because
+     * its revoke callback unassigns the restore and companion consumers,
+     * so those must still exist. */
+    if (loop->consumer && !loop->consumer_closed)
+        rd_kafka_consumer_close(loop->consumer);
     if (loop->restorer) {
         rd_kafka_consumer_close(loop->restorer);
         rd_kafka_destroy(loop->restorer);
@@ -364,11 +371,6 @@ void stream_loop_destroy(struct stream_loop *loop)
         rd_kafka_consumer_close(loop->companion);
         rd_kafka_destroy(loop->companion);
     }
-    /* A group consumer must leave the group before rd_kafka_destroy, which
-     * otherwise waits for a rebalance that no poll serves. After a fatal
-     * error the loop returned without closing it. */
-    if (loop->consumer && !loop->consumer_closed)
-        rd_kafka_consumer_close(loop->consumer);
     if (loop->consumer)
         rd_kafka_destroy(loop->consumer);
     if (loop->producer)

@@ -2,7 +2,8 @@
  * Exactly-once under failure, on the real broker with real data: the same
  * input is processed once without interruption and once under a fault (kill -9
  * at three random points with restarts; a second group member joining and the
- * first leaving; a broker restart). A read_committed reader must see the same
+ * first leaving; a second instance with the same transactional.id fencing the
+ * first; a broker restart). A read_committed reader must see the same
  * outputs from both: every offer once, no duplicate intent, and the same final
  * intent and state per user.
  */
@@ -242,25 +243,34 @@ static void produce_slice(struct harness *h, const struct harness_click *clicks,
     *sent = to;
 }
 
-/* Starts the job, feeds it clicks in slices of 100 until it has committed
- * 200 more than `committed`, and kills it at a random moment up to 50 ms
- * later. Returns the committed count after the kill. Clicks keep arriving
- * while the job works, so the kill lands mid-stream however fast the job
- * commits. Input is always left, because `*sent` never passes `limit`. */
+/* Feeds clicks in slices of 100, never past `limit`, until the group has
+ * committed `target` of them. The job `pid` must stay alive meanwhile. */
+static void feed_until_committed(struct harness *h, rd_kafka_t *probe, const struct harness_click *clicks,
+                                 size_t *sent, size_t limit, int64_t target, pid_t pid, const char *name)
+{
+    time_t started = time(NULL);
+
+    while (committed_clicks(probe, h, *sent) < target) {
+        harness_assert_running(h, pid, name);
+        if (time(NULL) - started > 120)
+            fail_msg("intentd %s committed fewer than %lld clicks within 120 s; see %s/%s.log", name,
+                     (long long)target, h->dir, name);
+        produce_slice(h, clicks, sent, limit, 100);
+        usleep(10000);
+    }
+}
+
+/* Starts the job, feeds it clicks until it has committed 200 more than
+ * `committed`, and kills it at a random moment up to 50 ms later. Returns
+ * the committed count after the kill. Clicks keep arriving while the job
+ * works, so the kill lands mid-stream however fast the job commits. Input
+ * is always left, because `*sent` never passes `limit`. */
 static int64_t run_and_kill(struct harness *h, rd_kafka_t *probe, const struct harness_click *clicks,
                             size_t *sent, size_t limit, int64_t committed, int crash)
 {
     pid_t pid = harness_start(h, NULL, "run");
-    time_t started = time(NULL);
-    int64_t now;
+    feed_until_committed(h, probe, clicks, sent, limit, committed + 200, pid, "run");
 
-    while ((now = committed_clicks(probe, h, *sent)) < committed + 200) {
-        harness_assert_running(h, pid, "run");
-        if (time(NULL) - started > 120)
-            fail_msg("no progress within 120 s before crash %d; see %s/run.log", crash + 1, h->dir);
-        produce_slice(h, clicks, sent, limit, 100);
-        usleep(10000);
-    }
     /* The job may have caught up during the lag query, so a fresh slice
      * keeps it busy at the kill. */
     produce_slice(h, clicks, sent, limit, 300);
@@ -323,6 +333,62 @@ static int log_contains(struct harness *h, const char *name, const char *text)
     if (f)
         fclose(f);
     return found;
+}
+
+/* Waits up to timeout_s for the child to exit by itself and returns its
+ * exit status (128 + signal when a signal ended it). Fails the test if it
+ * is still running then. */
+static int wait_exit(struct harness *h, pid_t pid, const char *name, int timeout_s)
+{
+    for (int i = 0; i < timeout_s * 10; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            harness_track_child(pid, 0);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(100000);
+    }
+    fail_msg("intentd %s is still running %d s after it should have exited; see %s/%s.log", name, timeout_s,
+             h->dir, name);
+    return -1;
+}
+
+/* A second instance with the same transactional.id fences the first, a
+ * zombie from the broker's view. The first must exit by itself, and the
+ * second must take over its partitions without losing or repeating output. */
+static void fenced_instance_exits_and_hands_over(void **state)
+{
+    (void)state;
+    struct outputs expected, actual;
+    uninterrupted(&expected);
+
+    struct harness h;
+    harness_init(&h, "fenced", extra_config);
+    struct harness_click *clicks = read_clicks();
+    rd_kafka_t *probe = harness_lag_client(&h);
+    size_t sent = 0;
+    pid_t first = harness_start(&h, NULL, "first");
+    feed_until_committed(&h, probe, clicks, &sent, CLICKS / 2, 200, first, "first");
+    rd_kafka_destroy(probe);
+
+    /* The rest of the input makes the first instance produce again, which
+     * the broker rejects once the second instance has initialised. */
+    pid_t second = harness_start(&h, NULL, "second");
+    produce_clicks(&h, clicks, sent, CLICKS);
+    produce_reviews(&h, clicks);
+    free(clicks);
+    int status = wait_exit(&h, first, "first", 120);
+    printf("the fenced instance exited with status %d\n", status);
+    assert_int_not_equal(status, 0);
+    assert_true(log_contains(&h, "first", "fenced"));
+
+    harness_wait_caught_up(&h, second, "second", 300);
+    assert_int_equal(harness_stop(second, 60), 0);
+    read_outputs(&h, &actual);
+    assert_same_outputs(&expected, &actual, "fenced first instance");
+    free_outputs(&expected);
+    free_outputs(&actual);
+    harness_free(&h);
 }
 
 static void two_members_split_then_handover(void **state)
@@ -417,6 +483,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_three_times_equals_uninterrupted),
         cmocka_unit_test(two_members_split_then_handover),
+        cmocka_unit_test(fenced_instance_exits_and_hands_over),
         cmocka_unit_test(broker_restart_mid_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
