@@ -420,10 +420,10 @@ static inline pid_t harness_start(struct harness *h, const char *config_path, co
     return pid;
 }
 
-/* Sends SIGTERM and waits; returns the exit status (or 128 + signal). */
-static inline int harness_stop(pid_t pid, int timeout_s)
+/* Waits up to timeout_s for the child to exit; returns its exit status
+ * (or 128 + signal), or -1 if it is still running. */
+static inline int harness_wait_exit(pid_t pid, int timeout_s)
 {
-    kill(pid, SIGTERM);
     for (int i = 0; i < timeout_s * 10; i++) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -432,6 +432,17 @@ static inline int harness_stop(pid_t pid, int timeout_s)
         }
         usleep(100000);
     }
+    return -1;
+}
+
+/* Sends SIGTERM and waits; returns the exit status (or 128 + signal). */
+static inline int harness_stop(pid_t pid, int timeout_s)
+{
+    kill(pid, SIGTERM);
+    int status = harness_wait_exit(pid, timeout_s);
+    if (status >= 0)
+        return status;
+
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     harness_track_child(pid, 0);

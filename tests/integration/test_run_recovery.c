@@ -335,24 +335,6 @@ static int log_contains(struct harness *h, const char *name, const char *text)
     return found;
 }
 
-/* Waits up to timeout_s for the child to exit by itself and returns its
- * exit status (128 + signal when a signal ended it). Fails the test if it
- * is still running then. */
-static int wait_exit(struct harness *h, pid_t pid, const char *name, int timeout_s)
-{
-    for (int i = 0; i < timeout_s * 10; i++) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            harness_track_child(pid, 0);
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        usleep(100000);
-    }
-    fail_msg("intentd %s is still running %d s after it should have exited; see %s/%s.log", name, timeout_s,
-             h->dir, name);
-    return -1;
-}
-
 /* A second instance with the same transactional.id fences the first, a
  * zombie from the broker's view. The first must exit by itself, and the
  * second must take over its partitions without losing or repeating output. */
@@ -377,7 +359,9 @@ static void fenced_instance_exits_and_hands_over(void **state)
     produce_clicks(&h, clicks, sent, CLICKS);
     produce_reviews(&h, clicks);
     free(clicks);
-    int status = wait_exit(&h, first, "first", 120);
+    int status = harness_wait_exit(first, 120);
+    if (status < 0)
+        fail_msg("the fenced instance is still running after 120 s; see %s/first.log", h.dir);
     printf("the fenced instance exited with status %d\n", status);
     assert_int_not_equal(status, 0);
     assert_true(log_contains(&h, "first", "fenced"));
