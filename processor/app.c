@@ -20,6 +20,15 @@ int app_produce(struct app *app, const char *topic, int32_t partition, const voi
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(producer, 10);
 
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* The fatal error may come from a request to another topic, and it
+         * names the real cause, such as fencing. */
+        char reason[512];
+        rd_kafka_fatal_error(producer, reason, sizeof reason);
+        snprintf(app->error, sizeof app->error, "producing to %s failed: the producer has a fatal error: %s", topic,
+                 reason);
+        return -1;
+    }
     if (err) {
         snprintf(app->error, sizeof app->error, "producing to %s failed: %s", topic, rd_kafka_err2str(err));
         return -1;

@@ -323,6 +323,25 @@ int stream_loop_warm_topics(struct stream_loop *loop, const char *const *topics,
     return 0;
 }
 
+/* Closes the group consumer. With the cooperative-sticky assignor,
+ * librdkafka 2.0.2 fails an assertion and aborts when a consumer closes
+ * after joining the group but before its first assignment, which a SIGTERM
+ * right after start can hit. A consumer never assigned therefore first
+ * serves its rebalance for up to 10 s. Records polled meanwhile are dropped
+ * unprocessed and uncommitted, so the next owner of their partition reads
+ * them. */
+static void close_consumer(struct stream_loop *loop)
+{
+    for (int waited_ms = 0; loop->stats.assignments == 0 && waited_ms < 10000; waited_ms += 100) {
+        rd_kafka_message_t *record = rd_kafka_consumer_poll(loop->consumer, 100);
+        if (record)
+            rd_kafka_message_destroy(record);
+    }
+
+    rd_kafka_consumer_close(loop->consumer);
+    loop->consumer_closed = 1;
+}
+
 int stream_loop_run(struct stream_loop *loop, volatile sig_atomic_t *stop, char *error)
 {
     log_info("stream loop started driver=%s changelog=%s batch_max_events=%d batch_max_wait_ms=%d",
@@ -346,8 +365,7 @@ int stream_loop_run(struct stream_loop *loop, volatile sig_atomic_t *stop, char 
     /* Closing the consumer revokes the assignment through the rebalance
      * callback, which commits nothing further because no transaction is open. */
     log_info("stream loop stopping: leaving the consumer group");
-    rd_kafka_consumer_close(loop->consumer);
-    loop->consumer_closed = 1;
+    close_consumer(loop);
     return 0;
 }
 
@@ -362,7 +380,7 @@ void stream_loop_destroy(struct stream_loop *loop)
      * its revoke callback unassigns the restore and companion consumers,
      * so those must still exist. */
     if (loop->consumer && !loop->consumer_closed)
-        rd_kafka_consumer_close(loop->consumer);
+        close_consumer(loop);
     if (loop->restorer) {
         rd_kafka_consumer_close(loop->restorer);
         rd_kafka_destroy(loop->restorer);

@@ -93,7 +93,10 @@ void stream_loop_abort_batch(struct stream_loop *loop, const char *reason)
 
     rd_kafka_error_t *error = rd_kafka_abort_transaction(loop->producer, loop->options.transaction_timeout_ms);
     if (error && rd_kafka_error_is_fatal(error))
-        stream_loop_set_fatal(loop, "aborting the transaction failed: %s", rd_kafka_error_string(error));
+        stream_loop_set_fatal(loop,
+                              "aborting the transaction failed with a fatal error: %s; another instance with the "
+                              "same transactional.id has probably taken over (fenced), so this one exits",
+                              rd_kafka_error_string(error));
     else if (error)
         log_warn("aborting the transaction returned: %s", rd_kafka_error_string(error));
     if (error)

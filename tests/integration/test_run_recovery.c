@@ -3,9 +3,9 @@
  * input is processed once without interruption and once under a fault (kill -9
  * at three random points with restarts; a second group member joining and the
  * first leaving; a second instance with the same transactional.id fencing the
- * first; a broker restart). A read_committed reader must see the same
- * outputs from both: every offer once, no duplicate intent, and the same final
- * intent and state per user.
+ * first; a broker restart). A read_committed reader must see the same outputs
+ * from both: every offer once, no duplicate intent, and the same final intent
+ * and state per user. A SIGTERM during start-up must end the job cleanly.
  */
 #include "harness.h"
 
@@ -375,6 +375,38 @@ static void fenced_instance_exits_and_hands_over(void **state)
     harness_free(&h);
 }
 
+/* A SIGTERM during start-up must end the job cleanly wherever it lands in
+ * the consumer's first join, also between the join and the first
+ * assignment, where librdkafka 2.0.2 can abort in consumer close. */
+static void sigterm_during_startup_exits_cleanly(void **state)
+{
+    (void)state;
+    struct harness h;
+    harness_init(&h, "startup", extra_config);
+    produce_inputs(&h);
+
+    /* Each SIGTERM comes a growing delay after the job has installed its
+     * signal handlers, which it logs as "intentd run starting". */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        char name[16];
+        snprintf(name, sizeof name, "run%d", attempt);
+        pid_t pid = harness_start(&h, NULL, name);
+        for (int waited = 0; !log_contains(&h, name, "intentd run starting"); waited++) {
+            harness_assert_running(&h, pid, name);
+            if (waited > 3000)
+                fail_msg("intentd %s logged no start within 30 s; see %s/%s.log", name, h.dir, name);
+            usleep(10000);
+        }
+
+        int delay_ms = 100 * attempt;
+        usleep((useconds_t)delay_ms * 1000);
+        int status = harness_stop(pid, 60);
+        printf("SIGTERM %d ms after start: exit status %d\n", delay_ms, status);
+        assert_int_equal(status, 0);
+    }
+    harness_free(&h);
+}
+
 static void two_members_split_then_handover(void **state)
 {
     (void)state;
@@ -468,6 +500,7 @@ int main(void)
         cmocka_unit_test(kill9_three_times_equals_uninterrupted),
         cmocka_unit_test(two_members_split_then_handover),
         cmocka_unit_test(fenced_instance_exits_and_hands_over),
+        cmocka_unit_test(sigterm_during_startup_exits_cleanly),
         cmocka_unit_test(broker_restart_mid_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
