@@ -4,7 +4,7 @@
 # wait until intentd has consumed every event, and print what it wrote.
 # See deploy/QUICKSTART.md.
 #
-# usage: deploy/quickstart.sh [--port N] [--dir DIR] [--slice N] [--language en|zh]
+# usage: deploy/quickstart.sh [--port N] [--dir DIR] [--data DIR] [--slice N] [--language en|zh]
 #                             [--timeout SECONDS] [--metrics-port N] [--keep-running]
 #        deploy/quickstart.sh stop [--dir DIR]
 #
@@ -18,7 +18,7 @@ config="config/quickstart.yaml"
 
 usage() {
   cat <<EOF
-usage: deploy/quickstart.sh [--port N] [--dir DIR] [--slice N] [--language en|zh]
+usage: deploy/quickstart.sh [--port N] [--dir DIR] [--data DIR] [--slice N] [--language en|zh]
                             [--timeout SECONDS] [--metrics-port N] [--keep-running]
        deploy/quickstart.sh stop [--dir DIR]
 
@@ -33,6 +33,9 @@ start in DIR is deleted, so the numbers are those of this run.
   --port N           broker port on 127.0.0.1; the controller uses N+1 (default 9092)
   --dir DIR          quick-start state: logs, outputs, pid file, broker data in
                      DIR/kafka (default var/quickstart in the repository)
+  --data DIR         folder with taobao_user_behavior_sample.csv and
+                     online_shopping_10_cats.csv (default ../shared/data next
+                     to the repository)
   --slice N          replay only the first N events in event-time order (default: all)
   --language en|zh   language of the offer messages (default zh)
   --timeout SECONDS  how long to wait for intentd to consume everything (default 900)
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --port) need_value "$@"; port=$2; shift 2 ;;
     --dir) need_value "$@"; dir=$2; shift 2 ;;
+    --data) need_value "$@"; data_dir=$2; shift 2 ;;
     --slice) need_value "$@"; slice=$2; shift 2 ;;
     --language) need_value "$@"; language=$2; shift 2 ;;
     --timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
@@ -88,6 +92,7 @@ case "$language" in en|zh) ;; *) echo "quickstart: invalid --language '$language
 export INTENTD_QUICKSTART_LANGUAGE=$language
 
 dir=$(realpath -m "$dir")
+data_dir=$(realpath -m "$data_dir")
 broker_dir="$dir/kafka"
 marker="$dir/.intentd-quickstart"
 pid_file="$dir/intentd.pid"
@@ -141,6 +146,13 @@ fi
 
 step() { echo; echo "==> $*"; }
 
+# Checked before anything is installed or built, so a missing file is not
+# mistaken for a failed step.
+for f in taobao_user_behavior_sample.csv online_shopping_10_cats.csv; do
+  [ -f "$data_dir/$f" ] ||
+    { echo "quickstart: the sample data file $data_dir/$f is missing: pass the folder that holds it with --data DIR" >&2; exit 1; }
+done
+
 if [ -e "$dir" ] && [ ! -e "$marker" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
   die "$dir is not empty and was not created by the quick start; its broker data would be deleted, so choose another --dir"
 fi
@@ -174,10 +186,6 @@ else
     { tail -n 30 "$dir/build.log" >&2; die "the build failed; see $dir/build.log"; }
   intentd="$repo/build/release/processor/intentd"
 fi
-
-for f in taobao_user_behavior_sample.csv online_shopping_10_cats.csv; do
-  [ -f "$data_dir/$f" ] || die "the bundled data file $data_dir/$f is missing"
-done
 
 step "starting a fresh local Kafka broker on $bootstrap (data in $broker_dir)"
 stop_all >/dev/null
