@@ -11,6 +11,11 @@
 
 #define COMMIT_RETRIES 5
 
+/* Text appended to fatal transactional errors, because fencing by a newer
+ * instance is their likely cause. */
+#define FENCED_HINT \
+    "another instance with the same transactional.id has probably taken over (fenced), so this one exits"
+
 /* Classifies a transactional API error. Returns 1 for retriable, 0 for
  * abortable, and records a fatal error (returns -1) otherwise. */
 static int classify(struct stream_loop *loop, rd_kafka_error_t *error, const char *operation)
@@ -18,10 +23,8 @@ static int classify(struct stream_loop *loop, rd_kafka_error_t *error, const cha
     int result;
 
     if (rd_kafka_error_is_fatal(error)) {
-        stream_loop_set_fatal(loop,
-                              "%s failed with a fatal error: %s; another instance with the same "
-                              "transactional.id has probably taken over (fenced), so this one exits",
-                              operation, rd_kafka_error_string(error));
+        stream_loop_set_fatal(loop, "%s failed with a fatal error: %s; " FENCED_HINT, operation,
+                              rd_kafka_error_string(error));
         result = -1;
     } else if (rd_kafka_error_is_retriable(error)) {
         log_warn("%s failed, retrying: %s", operation, rd_kafka_error_string(error));
@@ -93,9 +96,7 @@ void stream_loop_abort_batch(struct stream_loop *loop, const char *reason)
 
     rd_kafka_error_t *error = rd_kafka_abort_transaction(loop->producer, loop->options.transaction_timeout_ms);
     if (error && rd_kafka_error_is_fatal(error))
-        stream_loop_set_fatal(loop,
-                              "aborting the transaction failed with a fatal error: %s; another instance with the "
-                              "same transactional.id has probably taken over (fenced), so this one exits",
+        stream_loop_set_fatal(loop, "aborting the transaction failed with a fatal error: %s; " FENCED_HINT,
                               rd_kafka_error_string(error));
     else if (error)
         log_warn("aborting the transaction returned: %s", rd_kafka_error_string(error));
