@@ -198,6 +198,9 @@ static inline void harness_init(struct harness *h, const char *name, const char 
     assert_non_null(h->producer);
 }
 
+/* Closes the producer and removes the scratch folder. A failing assertion
+ * leaves the test before this point, so the folder and its logs stay for
+ * whoever reads the failure. */
 static inline void harness_free(struct harness *h)
 {
     if (h->producer) {
@@ -206,6 +209,8 @@ static inline void harness_free(struct harness *h)
     }
     if (h->codec)
         codec_close(h->codec);
+    if (h->dir[0] && harness_system("rm -rf '%s'", h->dir) != 0)
+        print_error("cannot remove the scratch folder %s\n", h->dir);
 }
 
 /* Sets one topic config through the Admin API (AlterConfigs). */
