@@ -53,6 +53,8 @@ int train_checkpoint_save(const struct train_session *s, const char *path, char 
               write_all(f, s->opt.v, bytes) || write_all(f, s->best_params, bytes);
     if (s->ema)
         bad = bad || write_all(f, s->ema, bytes);
+    if (s->config.item_features_tail > 0)
+        bad = bad || train_item_features_write(&s->features, f) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         snprintf(error, MODEL_ERROR_SIZE, "cannot write checkpoint %.400s: %s (is the disk full?)", path,
@@ -94,6 +96,8 @@ int train_checkpoint_load(struct train_session *s, const char *path, char *error
               read_all(f, s->best_params, bytes);
     if (s->ema)
         bad = bad || read_all(f, s->ema, bytes);
+    if (s->config.item_features_tail > 0)
+        bad = bad || train_item_features_read(&s->features, f) != 0;
     fclose(f);
     if (bad) {
         snprintf(error, MODEL_ERROR_SIZE, "invalid checkpoint %.400s: truncated after the header", path);

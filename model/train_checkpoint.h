@@ -9,7 +9,8 @@
  *   "INTDCKP1" | struct model_config | u64 count | i64 step | i32 epoch |
  *   i64 batch_index | u64 rng | f32 best_hr10 | i32 best_epoch |
  *   i32 bad_epochs | i32 finished | params[count] | m[count] | v[count] |
- *   best_params[count]
+ *   best_params[count] | ema[count] (with a moving average) |
+ *   the shared item-feature state (with item features, train_item_features.h)
  */
 #ifndef INTENTD_TRAIN_CHECKPOINT_H
 #define INTENTD_TRAIN_CHECKPOINT_H

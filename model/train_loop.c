@@ -92,6 +92,11 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         }
         train_model_set_negative_weights(model, s->negative_cdf);
     }
+    if (config->item_features_tail > 0 &&
+        train_item_features_init(&s->features, data, model->config.d_model, config->item_features_tail, error) != 0) {
+        train_session_free(s);
+        return -1;
+    }
     s->batch.pad_left = config->pad_left;
     if (config->user_tokens)
         s->batch.user_token_base = data->n_items + 1 + config->noise_tokens;
@@ -127,6 +132,7 @@ void train_session_free(struct train_session *s)
     free(s->order);
     free(s->best_params);
     free(s->ema);
+    train_item_features_free(&s->features);
     memset(s, 0, sizeof *s);
 }
 
@@ -203,6 +209,10 @@ float train_session_step(struct train_session *s)
     train_model_forward(m, &s->batch.batch, 1);
     train_model_backward(m, &s->batch.batch);
     s->grad_norm = optim_adamw_step(&s->opt, m->params.data, m->grads.data);
+    if (s->config.item_features_tail > 0)
+        train_item_features_step(&s->features, m->params.embedding, m->grads.embedding,
+                                 optim_learning_rate(&s->opt.config, s->opt.step - 1), s->opt.config.beta1,
+                                 s->opt.config.beta2, s->opt.config.eps);
     if (s->ema) {
         float decay = s->config.ema_decay;
         for (size_t i = 0; i < m->params.count; i++)

@@ -22,6 +22,7 @@
 
 #include "optim_adamw.h"
 #include "train_data.h"
+#include "train_item_features.h"
 #include "train_eval.h"
 #include "train_model.h"
 
@@ -62,6 +63,9 @@ struct train_loop_config {
                                     so the vocabulary needs n_users more ids; 0: off */
     float user_replace;          /* with user_tokens, probability of replacing a row's user token by a
                                     random user's (train_seq_batch_replace_users) */
+    int item_features_tail;      /* > 0: each item's embedding adds shared popularity and recency vectors
+                                    (train_item_features.h), recency counting occurrences in the last
+                                    item_features_tail positions of a training part; 0: off */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */
@@ -83,6 +87,7 @@ struct train_session {
     int *users;              /* users with at least 2 training items */
     double *replace_cdf;     /* [n_items + 1] cumulative replacement weights, NULL when uniform */
     double *negative_cdf;    /* [n_items + 1] cumulative negative weights lent to the model, NULL when uniform */
+    struct train_item_features features; /* with item_features_tail > 0 */
     int n_users;
     int *order;              /* this epoch's shuffled copy of users */
     int order_epoch;         /* epoch that order belongs to, -1 for none */
