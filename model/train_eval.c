@@ -48,13 +48,26 @@ static double dot(const float *a, const float *b, int d)
     return sum;
 }
 
+/* Score of item under the ensemble: the sum over its n_models members of
+ * the member's last hidden state (h[m * stride]) dotted with its item
+ * embedding. The sum ranks items as the mean of the members' logits does. */
+static double ensemble_score(struct train_model *const *models, int n_models, const float *h, size_t stride, int d,
+                             int item)
+{
+    double score = 0.0;
+    for (int m = 0; m < n_models; m++)
+        score += dot(h + (size_t)m * stride, models[m]->params.embedding + (size_t)item * d, d);
+    return score;
+}
+
 /* Rank of the target among n_negatives sampled unseen items. mark[item] ==
  * stamp flags the user's items, n_seen of them. A user who has seen every
  * item has no negatives and rank 0. */
-static int sampled_rank(const float *h, const float *embedding, int d, int target, int n_items, int n_negatives,
-                        const int *mark, int stamp, int n_seen, uint64_t *rng)
+static int sampled_rank(struct train_model *const *models, int n_models, const float *h, size_t stride, int d,
+                        int target, int n_items, int n_negatives, const int *mark, int stamp, int n_seen,
+                        uint64_t *rng)
 {
-    double target_score = dot(h, embedding + (size_t)target * d, d);
+    double target_score = ensemble_score(models, n_models, h, stride, d, target);
     int rank = 0;
 
     if (n_seen >= n_items)
@@ -64,7 +77,7 @@ static int sampled_rank(const float *h, const float *embedding, int d, int targe
         do
             item = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
         while (mark[item] == stamp);
-        if (dot(h, embedding + (size_t)item * d, d) > target_score)
+        if (ensemble_score(models, n_models, h, stride, d, item) > target_score)
             rank++;
     }
     return rank;
@@ -94,14 +107,23 @@ static void add_rank(int rank, double *hr, double *ndcg)
 int train_eval_ranking(struct train_model *m, const struct train_sequences *s, enum train_holdout holdout,
                        const struct train_eval_config *c, struct train_eval_result *r, char *error)
 {
+    return train_eval_ranking_ensemble(&m, 1, s, holdout, c, r, error);
+}
+
+int train_eval_ranking_ensemble(struct train_model *const *models, int n_models, const struct train_sequences *s,
+                                enum train_holdout holdout, const struct train_eval_config *c,
+                                struct train_eval_result *r, char *error)
+{
+    struct train_model *m = models[0];
     int d = m->config.d_model, n_items = s->n_items, n_users = 0;
+    size_t stride = (size_t)m->max_B * d;
     struct train_seq_batch sb;
     int status = 0;
     int *users = pick_users(s, c, &n_users);
     int *mark = calloc((size_t)n_items + 1, sizeof(int));
     int *counts = train_split_training_counts(s);
     float *scores = c->full ? model_alloc_floats((size_t)m->max_B * n_items) : NULL;
-    float *last = model_alloc_floats((size_t)m->max_B * d);
+    float *last = model_alloc_floats(stride * n_models);
     int batch_ok = train_seq_batch_alloc(&sb, m->max_B, m->max_T) == 0;
     sb.pad_left = c->pad_left;
     sb.user_token_base = c->user_token_base;
@@ -117,14 +139,17 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
     for (int begin = 0; begin < n_users; begin += m->max_B) {
         int n = n_users - begin < m->max_B ? n_users - begin : m->max_B;
         train_seq_batch_fill_eval(&sb, s, users + begin, n, holdout);
-        train_model_encode(m, &sb.batch);
-
-        for (int i = 0; i < n; i++)
-            memcpy(last + (size_t)i * d, m->enc_out + ((size_t)i * sb.batch.T + sb.lengths[i] - 1) * d,
-                   (size_t)d * sizeof(float));
-        if (c->full)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_items, d, 1.0f, last, d,
-                        m->params.embedding + d, d, 0.0f, scores, n_items);
+        for (int k = 0; k < n_models; k++) {
+            float *member_last = last + (size_t)k * stride;
+            train_model_encode(models[k], &sb.batch);
+            for (int i = 0; i < n; i++)
+                memcpy(member_last + (size_t)i * d,
+                       models[k]->enc_out + ((size_t)i * sb.batch.T + sb.lengths[i] - 1) * d,
+                       (size_t)d * sizeof(float));
+            if (c->full)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_items, d, 1.0f, member_last, d,
+                            models[k]->params.embedding + d, d, k == 0 ? 0.0f : 1.0f, scores, n_items);
+        }
 
         for (int i = 0; i < n; i++) {
             int u = users[begin + i], stamp = begin + i + 1;
@@ -137,8 +162,8 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
                 n_seen += mark[items[j]] != stamp;
                 mark[items[j]] = stamp;
             }
-            int rank = sampled_rank(last + (size_t)i * d, m->params.embedding, d, target, n_items, c->n_negatives,
-                                    mark, stamp, n_seen, &rng);
+            int rank = sampled_rank(models, n_models, last + (size_t)i * d, stride, d, target, n_items,
+                                    c->n_negatives, mark, stamp, n_seen, &rng);
             struct train_eval_bucket *bucket = &r->by_count[count_bucket(counts[target])];
             add_rank(rank, &r->hr10, &r->ndcg10);
             bucket->users++;

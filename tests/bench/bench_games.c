@@ -16,6 +16,7 @@
  *        [--loss full|sampled|bce] [--negatives K] [--negative-exponent X]
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
+ *        [--members PATH,...] [--ensemble N] [--item-features TAIL]
  * --replace-exponent X draws the replacement items with weight (1 + training
  * count)^X, and --noise-tokens N draws them from N extra vocabulary ids that
  * no real input uses (train_loop.h). --user-tokens 1 opens each sequence
@@ -26,6 +27,16 @@
  * --user-tokens), and trains nothing. --negative-exponent X draws the
  * negatives of the sampled losses with weight (1 + training count)^X and
  * corrects the logits by log(K q) (train_model.h).
+ * --ensemble N trains N models at once, one process each, with seeds
+ * --seed, --seed + 1, ... Each member prints its own test metrics
+ * (games_member lines), and the summary ranks by the sum of their logits.
+ * Its train_seconds is the wall time until the last member is done. With
+ * --save PATH the members are kept as PATH.member0, PATH.member1, ...
+ * --members PATH,... adds the weights of earlier --save runs to the
+ * evaluation of the trained or loaded model in the same way.
+ * --item-features TAIL adds shared popularity and recency vectors to the
+ * item embeddings (train_item_features.h), recency counting the last TAIL
+ * training items of each user.
  * Progress goes to stderr. stdout first gets the validation and the test
  * metrics split by the held-out item's count in the training data
  * (games_valid_by_train_count, games_by_train_count). The validation line
@@ -33,10 +44,13 @@
  * Then come the run line and, last, the summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blas_kernels.h"
 #include "model.h"
@@ -52,6 +66,7 @@ struct options {
     float dropout, attention_dropout, lr, weight_decay, ema, input_replace, replace_exponent, recent_weight;
     float negative_exponent;
     int recent_span;
+    int features_tail;
     int pre_norm, pad_left, decay_embedding, noise_tokens, user_tokens;
     float user_replace;
     enum train_item_loss loss;
@@ -59,6 +74,8 @@ struct options {
     unsigned long long seed;
     long max_steps;
     const char *save, *load;
+    const char *members; /* --members: comma-separated weights evaluated with the model as one ensemble */
+    int ensemble;        /* --ensemble: members trained at once, one process each */
 };
 
 static double clock_seconds(clockid_t clock)
@@ -95,7 +112,9 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .seed = 42,
                           .max_steps = 0,
                           .save = NULL,
-                          .load = NULL};
+                          .load = NULL,
+                          .members = NULL,
+                          .ensemble = 1};
     for (int i = 2; i < argc; i++) {
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
@@ -142,6 +161,9 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
         else if (strcmp(name, "--save") == 0) o->save = value;
         else if (strcmp(name, "--load") == 0) o->load = value;
+        else if (strcmp(name, "--members") == 0) o->members = value;
+        else if (strcmp(name, "--item-features") == 0) o->features_tail = atoi(value);
+        else if (strcmp(name, "--ensemble") == 0) o->ensemble = atoi(value);
         else {
             fprintf(stderr, "bench_games: unknown option %s\n", name);
             return -1;
@@ -150,17 +172,22 @@ static int parse_options(struct options *o, int argc, char **argv)
     return 0;
 }
 
+/* The label of this process's progress lines: empty, or "member K: " in a
+ * child training one member of an ensemble. */
+static char progress_label[32];
+
 static void on_progress(const struct train_progress *p, void *user)
 {
     (void)user;
     if (p->validated) {
-        fprintf(stderr, "epoch %d/%d step %ld valid hr10=%.4f ndcg10=%.4f%s\n", p->epoch + 1, p->epochs, p->step,
+        fprintf(stderr, "%sepoch %d/%d step %ld valid hr10=%.4f ndcg10=%.4f%s\n", progress_label, p->epoch + 1,
+                p->epochs, p->step,
                 p->validation.hr10, p->validation.ndcg10, p->improved ? " (best)" : "");
         return;
     }
     if (p->step % 50 == 0)
-        fprintf(stderr, "epoch %d/%d step %ld/%ld loss %.4f lr %.2e grad_norm %.3f %.0f positions/s eta %.0fs\n",
-                p->epoch + 1, p->epochs, p->step, p->total_steps, p->loss, p->lr, p->grad_norm,
+        fprintf(stderr, "%sepoch %d/%d step %ld/%ld loss %.4f lr %.2e grad_norm %.3f %.0f positions/s eta %.0fs\n",
+                progress_label, p->epoch + 1, p->epochs, p->step, p->total_steps, p->loss, p->lr, p->grad_norm,
                 p->tokens_per_second, p->eta_seconds);
 }
 
@@ -212,14 +239,276 @@ static double hr10_at_mix(const struct train_eval_result *valid, const struct tr
     return hr10;
 }
 
+#define MAX_MEMBERS 8
+
+/* The first vocabulary id of the user tokens, 0 without them (as
+ * train_session_init sets train_seq_batch.user_token_base). */
+static int user_token_base(const struct options *o, const struct train_sequences *data)
+{
+    return o->user_tokens ? data->n_items + 1 + o->noise_tokens : 0;
+}
+
+/* Creates a model with the shape, dropout and loss of the options. */
+static int build_model(struct train_model *model, const struct options *o, const struct train_sequences *data,
+                       unsigned long long seed, char *error)
+{
+    struct model_config config;
+
+    model_config_defaults(&config);
+    /* the noise tokens follow the items, outside the item range */
+    config.vocab_size = data->n_items + 1 + o->noise_tokens + (o->user_tokens ? data->n_users : 0);
+    config.d_model = o->d_model;
+    config.n_heads = o->heads;
+    config.n_encoder_layers = o->layers;
+    config.n_decoder_layers = 0;
+    config.d_ff = o->d_ff > 0 ? o->d_ff : 4 * o->d_model;
+    config.max_len = o->max_len;
+    config.norm = o->pre_norm ? MODEL_NORM_PRE : MODEL_NORM_POST;
+    config.encoder_mode = MODEL_ENCODER_CAUSAL;
+    config.item_begin = 1;
+    config.item_end = data->n_items + 1;
+    if (train_model_create(model, &config, o->batch, o->max_len, 0, seed, error) != 0)
+        return -1;
+
+    model->dropout = o->dropout;
+    model->attention_dropout = o->attention_dropout;
+    model->item_recent_weight = o->recent_weight;
+    model->item_recent_span = o->recent_span;
+    if (train_model_set_item_loss(model, o->loss, o->negatives, error) != 0)
+        return -1;
+    if (train_model_set_loss_threads(model, o->threads) != 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "out of memory for %d loss threads", o->threads);
+        return -1;
+    }
+    return 0;
+}
+
+static int init_session(struct train_session *session, struct train_model *model, const struct options *o,
+                        const struct train_sequences *data, unsigned long long seed, char *error)
+{
+    struct optim_config oc;
+    optim_config_defaults(&oc);
+    oc.lr = o->lr;
+    oc.beta2 = 0.98f;
+    oc.weight_decay = o->weight_decay;
+    oc.decay_embedding = o->decay_embedding;
+    oc.warmup_steps = 100;
+    oc.schedule = OPTIM_SCHEDULE_COSINE;
+    oc.min_lr_ratio = 0.1f;
+    oc.clip_norm = 5.0f;
+
+    struct train_loop_config lc = {
+        .epochs = o->epochs,
+        .batch_size = o->batch,
+        .patience = o->patience,
+        .seed = seed,
+        .pad_left = o->pad_left,
+        .validation = {.max_users = 10000, .n_negatives = 100, .seed = seed + 1, .full = 0},
+        .max_steps = o->max_steps,
+        .ema_decay = o->ema,
+        .input_replace = o->input_replace,
+        .replace_exponent = o->replace_exponent,
+        .negative_exponent = o->negative_exponent,
+        .noise_tokens = o->noise_tokens,
+        .user_tokens = o->user_tokens,
+        .user_replace = o->user_replace,
+        .item_features_tail = o->features_tail,
+        .progress = on_progress,
+    };
+    return train_session_init(session, model, data, &lc, &oc, error);
+}
+
+/* Test and validation metrics of the models' summed logits (one model: its
+ * own). */
+static int evaluate(struct train_model *const *models, int n_models, const struct options *o,
+                    const struct train_sequences *data, struct train_eval_result *test,
+                    struct train_eval_result *valid, char *error)
+{
+    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
+                                   .pad_left = o->pad_left, .user_token_base = user_token_base(o, data)};
+
+    if (train_eval_ranking_ensemble(models, n_models, data, TRAIN_HOLDOUT_TEST, &ec, test, error) != 0)
+        return -1;
+    return valid ? train_eval_ranking_ensemble(models, n_models, data, TRAIN_HOLDOUT_VALID, &ec, valid, error) : 0;
+}
+
+static void print_split(const struct train_eval_result *test, const struct train_eval_result *valid)
+{
+    print_by_count("games_valid_by_train_count", valid);
+    printf(" hr10=%.4f hr10_at_test_mix=%.4f\n", valid->hr10, hr10_at_mix(valid, test));
+    print_by_count("games_by_train_count", test);
+    printf("\n");
+}
+
+static void print_summary(const struct train_eval_result *r, double train_seconds)
+{
+    printf("games hr10=%.4f ndcg10=%.4f full_hr10=%.4f full_ndcg10=%.4f train_seconds=%.0f\n", r->hr10, r->ndcg10,
+           r->full_hr10, r->full_ndcg10, train_seconds);
+}
+
+/* Loads the weights of each comma-separated path of list into a model of
+ * the options' shape. Returns the model count, or -1 with a message. */
+static int load_models(struct train_model *models, int capacity, const char *list, const struct options *o,
+                       const struct train_sequences *data, char *error)
+{
+    char paths[4096];
+    int n = 0;
+
+    snprintf(paths, sizeof paths, "%s", list);
+    for (char *save = NULL, *path = strtok_r(paths, ",", &save); path; path = strtok_r(NULL, ",", &save)) {
+        if (n == capacity) {
+            snprintf(error, MODEL_ERROR_SIZE, "more than %d models in %s", capacity, list);
+            return -1;
+        }
+        if (build_model(&models[n], o, data, o->seed, error) != 0 || load_weights(&models[n], path, error) != 0)
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+/* Trains one model (or loads --load), evaluates it together with the
+ * models of --members, and prints the results. */
+static int run_single(const struct options *o, const struct train_sequences *data, char *error)
+{
+    struct train_model models[MAX_MEMBERS + 1];
+    struct train_model *ensemble[MAX_MEMBERS + 1] = {&models[0]};
+    struct train_session session;
+
+    if (build_model(&models[0], o, data, o->seed, error) != 0 || init_session(&session, &models[0], o, data, o->seed,
+                                                                              error) != 0)
+        return -1;
+    if (o->load && load_weights(&models[0], o->load, error) != 0)
+        return -1;
+
+    /* CPU time next to wall time: on a shared machine the wall time also
+     * measures the other processes. */
+    double t0 = clock_seconds(CLOCK_MONOTONIC), cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    if (!o->load && train_session_run(&session, error) != 0)
+        return -1;
+    double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
+    double train_cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    if (!o->load)
+        fprintf(stderr, "%sbest validation epoch %d hr10=%.4f\n", progress_label, session.best_epoch + 1,
+                session.best_hr10);
+
+    int n_extra = o->members ? load_models(models + 1, MAX_MEMBERS, o->members, o, data, error) : 0;
+    if (n_extra < 0)
+        return -1;
+    for (int k = 1; k <= n_extra; k++)
+        ensemble[k] = &models[k];
+    struct train_eval_result r, valid;
+    if (evaluate(ensemble, n_extra + 1, o, data, &r, &valid, error) != 0)
+        return -1;
+    if (o->save && train_save_model(&models[0], o->save, error) != 0)
+        return -1;
+
+    print_split(&r, &valid);
+    if (o->load)
+        printf("games users=%d loaded=%s members=%d\n", r.users, o->load, n_extra + 1);
+    else
+        printf("games users=%d best_epoch=%d valid_hr10=%.4f steps=%ld train_cpu_seconds=%.0f members=%d\n",
+               r.users, session.best_epoch + 1, session.best_hr10, session.opt.step, train_cpu_seconds, n_extra + 1);
+    print_summary(&r, train_seconds);
+
+    for (int k = 0; k <= n_extra; k++)
+        train_model_free(&models[k]);
+    train_session_free(&session);
+    return 0;
+}
+
+/* In a child process: trains member k (seed o->seed + k), prints its own
+ * test metrics and writes its weights to path. Returns the exit status. */
+static int train_member(const struct options *o, const struct train_sequences *data, int k, const char *path)
+{
+    char error[MODEL_ERROR_SIZE];
+    struct train_model model;
+    struct train_session session;
+    struct train_eval_result r;
+    struct train_model *self = &model;
+    unsigned long long seed = o->seed + (unsigned long long)k;
+    double t0 = clock_seconds(CLOCK_MONOTONIC);
+
+    snprintf(progress_label, sizeof progress_label, "member %d: ", k);
+    if (build_model(&model, o, data, seed, error) != 0 || init_session(&session, &model, o, data, seed, error) != 0 ||
+        train_session_run(&session, error) != 0 || evaluate(&self, 1, o, data, &r, NULL, error) != 0 ||
+        train_save_model(&model, path, error) != 0) {
+        fprintf(stderr, "bench_games: member %d: %s\n", k, error);
+        return 1;
+    }
+    printf("games_member member=%d seed=%llu best_epoch=%d valid_hr10=%.4f hr10=%.4f ndcg10=%.4f "
+           "train_seconds=%.0f\n",
+           k, seed, session.best_epoch + 1, session.best_hr10, r.hr10, r.ndcg10, clock_seconds(CLOCK_MONOTONIC) - t0);
+    fflush(stdout);
+    train_session_free(&session);
+    train_model_free(&model);
+    return 0;
+}
+
+/* Trains o->ensemble members at once, one process each (seeds o->seed,
+ * o->seed + 1, ...), and evaluates their summed logits. train_seconds is
+ * the wall time until the last member has finished. */
+static int run_ensemble(const struct options *o, const struct train_sequences *data, char *error)
+{
+    char paths[MAX_MEMBERS][4096], list[MAX_MEMBERS * 4096 + MAX_MEMBERS];
+    pid_t pids[MAX_MEMBERS];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    double t0 = clock_seconds(CLOCK_MONOTONIC);
+    int failed = 0;
+
+    list[0] = '\0';
+    for (int k = 0; k < o->ensemble; k++) {
+        if (o->save)
+            snprintf(paths[k], sizeof paths[k], "%s.member%d", o->save, k);
+        else
+            snprintf(paths[k], sizeof paths[k], "%s/bench_games-%d-member%d.safetensors", tmp, (int)getpid(), k);
+        strcat(strcat(list, k > 0 ? "," : ""), paths[k]);
+        fflush(stdout);
+        fflush(stderr);
+        pids[k] = fork();
+        if (pids[k] == 0)
+            _exit(train_member(o, data, k, paths[k]));
+        if (pids[k] < 0) {
+            snprintf(error, MODEL_ERROR_SIZE, "cannot start member %d: %s", k, strerror(errno));
+            return -1;
+        }
+    }
+    for (int k = 0; k < o->ensemble; k++) {
+        int status = 0;
+        failed |= waitpid(pids[k], &status, 0) != pids[k] || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
+    if (failed) {
+        snprintf(error, MODEL_ERROR_SIZE, "a member failed; its error is above");
+        return -1;
+    }
+
+    struct train_model models[MAX_MEMBERS];
+    struct train_model *ensemble[MAX_MEMBERS];
+    struct train_eval_result r, valid;
+    if (load_models(models, MAX_MEMBERS, list, o, data, error) != o->ensemble)
+        return -1;
+    for (int k = 0; k < o->ensemble; k++)
+        ensemble[k] = &models[k];
+    if (evaluate(ensemble, o->ensemble, o, data, &r, &valid, error) != 0)
+        return -1;
+
+    print_split(&r, &valid);
+    printf("games users=%d members=%d\n", r.users, o->ensemble);
+    print_summary(&r, train_seconds);
+    for (int k = 0; k < o->ensemble; k++) {
+        train_model_free(&models[k]);
+        if (!o->save)
+            unlink(paths[k]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     char error[MODEL_ERROR_SIZE];
     struct train_sequences data;
-    struct model_config config;
-    struct train_model model;
-    struct train_session session;
     char note[512];
 
     model_blas_select_kernels(argv, note, sizeof note);
@@ -231,6 +520,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_games DATA_FILE [--epochs N] [--dropout P] ... (see the source header)\n");
         return 2;
     }
+    if (o.ensemble < 1 || o.ensemble > MAX_MEMBERS || (o.ensemble > 1 && (o.load || o.members))) {
+        fprintf(stderr, "bench_games: --ensemble %d: expected 1 to %d, without --load and --members\n", o.ensemble,
+                MAX_MEMBERS);
+        return 2;
+    }
     /* The loss splits its large products over its own threads; OpenBLAS
      * threads on top of them would only contend for the same cores. */
     openblas_set_num_threads(1);
@@ -240,111 +534,9 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "data: %d users, %d items, %ld interactions\n", data.n_users, data.n_items, data.n_interactions);
 
-    model_config_defaults(&config);
-    /* the noise tokens follow the items, outside the item range */
-    config.vocab_size = data.n_items + 1 + o.noise_tokens + (o.user_tokens ? data.n_users : 0);
-    config.d_model = o.d_model;
-    config.n_heads = o.heads;
-    config.n_encoder_layers = o.layers;
-    config.n_decoder_layers = 0;
-    config.d_ff = o.d_ff > 0 ? o.d_ff : 4 * o.d_model;
-    config.max_len = o.max_len;
-    config.norm = o.pre_norm ? MODEL_NORM_PRE : MODEL_NORM_POST;
-    config.encoder_mode = MODEL_ENCODER_CAUSAL;
-    config.item_begin = 1;
-    config.item_end = data.n_items + 1;
-    if (train_model_create(&model, &config, o.batch, o.max_len, 0, o.seed, error) != 0) {
+    int status = o.ensemble > 1 ? run_ensemble(&o, &data, error) : run_single(&o, &data, error);
+    if (status != 0)
         fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    model.dropout = o.dropout;
-    model.attention_dropout = o.attention_dropout;
-    model.item_recent_weight = o.recent_weight;
-    model.item_recent_span = o.recent_span;
-    if (train_model_set_item_loss(&model, o.loss, o.negatives, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    if (train_model_set_loss_threads(&model, o.threads) != 0) {
-        fprintf(stderr, "bench_games: out of memory for %d loss threads\n", o.threads);
-        return 1;
-    }
-
-    struct optim_config oc;
-    optim_config_defaults(&oc);
-    oc.lr = o.lr;
-    oc.beta2 = 0.98f;
-    oc.weight_decay = o.weight_decay;
-    oc.decay_embedding = o.decay_embedding;
-    oc.warmup_steps = 100;
-    oc.schedule = OPTIM_SCHEDULE_COSINE;
-    oc.min_lr_ratio = 0.1f;
-    oc.clip_norm = 5.0f;
-
-    struct train_loop_config lc = {
-        .epochs = o.epochs,
-        .batch_size = o.batch,
-        .patience = o.patience,
-        .seed = o.seed,
-        .pad_left = o.pad_left,
-        .validation = {.max_users = 10000, .n_negatives = 100, .seed = o.seed + 1, .full = 0},
-        .max_steps = o.max_steps,
-        .ema_decay = o.ema,
-        .input_replace = o.input_replace,
-        .replace_exponent = o.replace_exponent,
-        .negative_exponent = o.negative_exponent,
-        .noise_tokens = o.noise_tokens,
-        .user_tokens = o.user_tokens,
-        .user_replace = o.user_replace,
-        .progress = on_progress,
-    };
-    if (train_session_init(&session, &model, &data, &lc, &oc, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    if (o.load && load_weights(&model, o.load, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-
-    /* CPU time next to wall time: on a shared machine the wall time also
-     * measures the other processes. */
-    double t0 = clock_seconds(CLOCK_MONOTONIC), cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    if (!o.load && train_session_run(&session, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
-    double train_cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    if (!o.load)
-        fprintf(stderr, "best validation epoch %d hr10=%.4f\n", session.best_epoch + 1, session.best_hr10);
-
-    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
-                                   .pad_left = o.pad_left, .user_token_base = session.batch.user_token_base};
-    struct train_eval_result r, valid;
-    if (train_eval_ranking(&model, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0 ||
-        train_eval_ranking(&model, &data, TRAIN_HOLDOUT_VALID, &ec, &valid, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    if (o.save && train_save_model(&model, o.save, error) != 0) {
-        fprintf(stderr, "bench_games: %s\n", error);
-        return 1;
-    }
-    print_by_count("games_valid_by_train_count", &valid);
-    printf(" hr10=%.4f hr10_at_test_mix=%.4f\n", valid.hr10, hr10_at_mix(&valid, &r));
-    print_by_count("games_by_train_count", &r);
-    printf("\n");
-    if (o.load)
-        printf("games users=%d loaded=%s\n", r.users, o.load);
-    else
-        printf("games users=%d best_epoch=%d valid_hr10=%.4f steps=%ld train_cpu_seconds=%.0f\n", r.users,
-               session.best_epoch + 1, session.best_hr10, session.opt.step, train_cpu_seconds);
-    printf("games hr10=%.4f ndcg10=%.4f full_hr10=%.4f full_ndcg10=%.4f train_seconds=%.0f\n", r.hr10, r.ndcg10,
-           r.full_hr10, r.full_ndcg10, train_seconds);
-
-    train_session_free(&session);
-    train_model_free(&model);
     train_sequences_free(&data);
-    return 0;
+    return status == 0 ? 0 : 1;
 }

@@ -201,6 +201,45 @@ static void eval_splits_by_training_count(void **state)
     train_sequences_free(&data);
 }
 
+static void assert_same_result(const struct train_eval_result *a, const struct train_eval_result *b)
+{
+    assert_int_equal(a->users, b->users);
+    assert_true(a->hr10 == b->hr10);
+    assert_true(a->ndcg10 == b->ndcg10);
+    assert_true(a->full_hr10 == b->full_hr10);
+    assert_true(a->full_ndcg10 == b->full_ndcg10);
+}
+
+/* An ensemble ranks by the sum of its members' logits: two copies of a
+ * model rank as the model does, and so does the model with a member whose
+ * item embeddings are zero (all its logits are 0). */
+static void ensemble_sums_member_logits(void **state)
+{
+    (void)state;
+    static struct train_model a, zero;
+    struct train_sequences data;
+    char error[MODEL_ERROR_SIZE];
+    struct train_eval_config ec = {.max_users = 0, .n_negatives = 30, .seed = 9, .full = 1};
+    struct train_eval_result alone, twice, with_zero;
+
+    make_data(&data);
+    make_model(&a, 0.0f);
+    make_model(&zero, 0.0f);
+    memset(zero.params.embedding, 0, (size_t)zero.config.vocab_size * zero.config.d_model * sizeof(float));
+    struct train_model *copies[] = {&a, &a}, *pair[] = {&a, &zero};
+
+    assert_int_equal(train_eval_ranking(&a, &data, TRAIN_HOLDOUT_TEST, &ec, &alone, error), 0);
+    assert_true(alone.hr10 > 0.0 && alone.hr10 < 1.0); /* an untrained model ranks some targets high */
+    assert_int_equal(train_eval_ranking_ensemble(copies, 2, &data, TRAIN_HOLDOUT_TEST, &ec, &twice, error), 0);
+    assert_int_equal(train_eval_ranking_ensemble(pair, 2, &data, TRAIN_HOLDOUT_TEST, &ec, &with_zero, error), 0);
+    assert_same_result(&twice, &alone);
+    assert_same_result(&with_zero, &alone);
+
+    train_model_free(&a);
+    train_model_free(&zero);
+    train_sequences_free(&data);
+}
+
 static void save_and_reload_match(void **state)
 {
     (void)state;
@@ -281,7 +320,7 @@ static void same_seed_same_weights(void **state)
  * reload the checkpoint into fresh objects and finish: the weights, the
  * optimizer moments and the early-stopping state equal the uninterrupted
  * run's bit for bit. */
-static void check_resume(float ema_decay)
+static void check_resume(float ema_decay, int item_features_tail)
 {
     static struct train_model whole, first, second;
     struct train_sequences data;
@@ -298,6 +337,7 @@ static void check_resume(float ema_decay)
     make_model(&whole, 0.2f);
     configure(&lc, &oc, 6, 1);
     lc.ema_decay = ema_decay;
+    lc.item_features_tail = item_features_tail;
     assert_int_equal(train_session_init(&sw, &whole, &data, &lc, &oc, error), 0);
     assert_int_equal(train_session_run(&sw, error), 0);
 
@@ -335,6 +375,11 @@ static void check_resume(float ema_decay)
     assert_true(second.rng == whole.rng);
     if (ema_decay > 0.0f)
         assert_memory_equal(s2.ema, sw.ema, whole.params.count * sizeof(float));
+    for (int k = 0; item_features_tail > 0 && k < TRAIN_ITEM_FEATURES; k++) {
+        size_t n = (size_t)sw.features.n_bins[k] * sw.features.d * sizeof(float);
+        assert_memory_equal(s2.features.vectors[k], sw.features.vectors[k], n);
+        assert_memory_equal(s2.features.v[k], sw.features.v[k], n);
+    }
 
     train_session_free(&sw);
     train_session_free(&s2);
@@ -346,7 +391,7 @@ static void check_resume(float ema_decay)
 static void resume_equals_uninterrupted(void **state)
 {
     (void)state;
-    check_resume(0.0f);
+    check_resume(0.0f, 0);
 }
 
 /* The same with the moving average of the weights, which the checkpoint
@@ -354,7 +399,15 @@ static void resume_equals_uninterrupted(void **state)
 static void resume_with_ema(void **state)
 {
     (void)state;
-    check_resume(0.9f);
+    check_resume(0.9f, 0);
+}
+
+/* The same with shared item-feature vectors, whose Adam state the
+ * checkpoint must carry too. */
+static void resume_with_item_features(void **state)
+{
+    (void)state;
+    check_resume(0.0f, 2);
 }
 
 /* After one update the average is decay * initial + (1 - decay) * updated. */
@@ -458,7 +511,9 @@ int main(void)
         cmocka_unit_test(save_and_reload_match),
         cmocka_unit_test(same_seed_same_weights),
         cmocka_unit_test(resume_equals_uninterrupted),
+        cmocka_unit_test(ensemble_sums_member_logits),
         cmocka_unit_test(resume_with_ema),
+        cmocka_unit_test(resume_with_item_features),
         cmocka_unit_test(ema_follows_update_rule),
         cmocka_unit_test(invalid_ema_decay),
         cmocka_unit_test(checkpoint_rejects_other_config),
