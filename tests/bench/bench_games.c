@@ -27,21 +27,28 @@
  * --user-tokens), and trains nothing. --negative-exponent X draws the
  * negatives of the sampled losses with weight (1 + training count)^X and
  * corrects the logits by log(K q) (train_model.h).
- * --ensemble N trains N models at once, one process each, with seeds
- * --seed, --seed + 1, ... Each member prints its own test metrics
- * (games_member lines), and the summary ranks by the sum of their logits.
- * Its train_seconds is the wall time until the last member is done. With
+ * --ensemble N (at most 8) trains N models at once, one process each,
+ * with seeds --seed, --seed + 1, ... Each member prints its own test
+ * metrics in a games_member line when it is done, so the lines come in
+ * finishing order before the split lines. The split and summary lines rank
+ * by the sum of the members' logits, and train_seconds is the wall time
+ * until the last member is done. --threads applies to each member: with
+ * one member per core, pass --threads 1. With
  * --save PATH the members are kept as PATH.member0, PATH.member1, ...
  * --members PATH,... adds the weights of earlier --save runs to the
- * evaluation of the trained or loaded model in the same way.
+ * evaluation of the trained or loaded model in the same way (not with
+ * --ensemble). Paths are checked before training starts.
  * --item-features TAIL adds shared popularity and recency vectors to the
  * item embeddings (train_item_features.h), recency counting the last TAIL
  * training items of each user.
- * Progress goes to stderr. stdout first gets the validation and the test
- * metrics split by the held-out item's count in the training data
- * (games_valid_by_train_count, games_by_train_count). The validation line
- * also gives hr10_at_test_mix, its HR@10 with the test items' mix of counts.
- * Then come the run line and, last, the summary:
+ * Progress goes to stderr. stdout gets (after any games_member lines) the
+ * validation and the test metrics split by the held-out item's count in
+ * the training data (games_valid_by_train_count, games_by_train_count). The
+ * validation line also gives hr10_at_test_mix, its HR@10 with the test
+ * items' mix of counts. Then come the run line and, last, the summary. The
+ * run line's valid_hr10 is the best one of training, whose validation draws
+ * other negatives (seed --seed + 1) than these lines (seed 2018), so the two
+ * differ by the sampling. The summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <errno.h>
@@ -199,18 +206,62 @@ static int load_weights(struct train_model *m, const char *path, char *error)
 
     if (model_safetensors_load(&loaded, path, MODEL_LOAD_COPY, NULL, error) != 0)
         return -1;
+    const struct model_config *a = &loaded.config, *b = &m->config;
     int status = 0;
-    if (loaded.params.count != m->params.count) {
+    if (loaded.params.count != m->params.count || a->vocab_size != b->vocab_size || a->d_model != b->d_model ||
+        a->n_heads != b->n_heads || a->n_encoder_layers != b->n_encoder_layers || a->d_ff != b->d_ff ||
+        a->max_len != b->max_len || a->norm != b->norm) {
         snprintf(error, MODEL_ERROR_SIZE,
-                 "%s has %zu weights but the options give %zu: pass the --d-model, --d-ff, --heads, --layers "
-                 "and --max-len it was trained with",
-                 path, loaded.params.count, m->params.count);
+                 "%s holds a model of vocabulary %d, d_model %d, %d heads, %d layers, d_ff %d, max_len %d, %s-norm "
+                 "but the options give %d, %d, %d, %d, %d, %d, %s-norm: pass the --d-model, --d-ff, --heads, "
+                 "--layers, --max-len, --norm, --noise-tokens and --user-tokens it was trained with",
+                 path, a->vocab_size, a->d_model, a->n_heads, a->n_encoder_layers, a->d_ff, a->max_len,
+                 a->norm == MODEL_NORM_PRE ? "pre" : "post", b->vocab_size, b->d_model, b->n_heads,
+                 b->n_encoder_layers, b->d_ff, b->max_len, b->norm == MODEL_NORM_PRE ? "pre" : "post");
         status = -1;
     } else {
         memcpy(m->params.data, loaded.params.data, m->params.count * sizeof(float));
     }
     model_free(&loaded);
     return status;
+}
+
+/* Fails early, before hours of training, on a --members or --load file
+ * that cannot be read and on a --save path that cannot be written. A save
+ * file created by the check is removed again. */
+static int check_paths(const struct options *o, char *error)
+{
+    char paths[4096], save[4200];
+    const char *reads[2] = {o->load, NULL};
+
+    for (int i = 0; i < 1 && reads[i]; i++)
+        if (access(reads[i], R_OK) != 0)
+            goto unreadable;
+    snprintf(paths, sizeof paths, "%s", o->members ? o->members : "");
+    for (char *state = NULL, *path = strtok_r(paths, ",", &state); path; path = strtok_r(NULL, ",", &state)) {
+        reads[0] = path;
+        if (access(path, R_OK) != 0)
+            goto unreadable;
+    }
+
+    if (!o->save)
+        return 0;
+    snprintf(save, sizeof save, o->ensemble > 1 ? "%s.member0" : "%s", o->save);
+    int existed = access(save, F_OK) == 0;
+    FILE *f = fopen(save, "ab");
+    if (!f) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot write %.300s: %s (check the --save path)", save, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    if (!existed)
+        remove(save);
+    return 0;
+
+unreadable:
+    snprintf(error, MODEL_ERROR_SIZE, "cannot read %.300s: %s (check the --load and --members paths)", reads[0],
+             strerror(errno));
+    return -1;
 }
 
 /* Prints one result split by the held-out item's count in the training
@@ -445,6 +496,36 @@ static int train_member(const struct options *o, const struct train_sequences *d
     return 0;
 }
 
+/* Waits for member k. Returns 0 when it exited with status 0, else -1 with
+ * how it ended in error (its own message, if any, went to stderr). */
+static int wait_member(pid_t pid, int k, char *error)
+{
+    int status = 0;
+
+    if (waitpid(pid, &status, 0) != pid) {
+        snprintf(error, MODEL_ERROR_SIZE, "cannot wait for member %d: %s", k, strerror(errno));
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(error, MODEL_ERROR_SIZE, "member %d (pid %d) was ended by signal %d", k, (int)pid,
+                 WTERMSIG(status));
+        return -1;
+    }
+    if (WEXITSTATUS(status) != 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "member %d exited with status %d; its error is above", k,
+                 WEXITSTATUS(status));
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the members' weight files unless --save asked to keep them. */
+static void remove_members(char paths[][4096], const struct options *o)
+{
+    for (int k = 0; k < o->ensemble && !o->save; k++)
+        remove(paths[k]);
+}
+
 /* Trains o->ensemble members at once, one process each (seeds o->seed,
  * o->seed + 1, ...), and evaluates their summed logits. train_seconds is
  * the wall time until the last member has finished. */
@@ -473,21 +554,21 @@ static int run_ensemble(const struct options *o, const struct train_sequences *d
             return -1;
         }
     }
-    for (int k = 0; k < o->ensemble; k++) {
-        int status = 0;
-        failed |= waitpid(pids[k], &status, 0) != pids[k] || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    }
+    for (int k = 0; k < o->ensemble; k++)
+        failed |= wait_member(pids[k], k, error) != 0;
     double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
     if (failed) {
-        snprintf(error, MODEL_ERROR_SIZE, "a member failed; its error is above");
+        remove_members(paths, o);
         return -1;
     }
 
     struct train_model models[MAX_MEMBERS];
     struct train_model *ensemble[MAX_MEMBERS];
     struct train_eval_result r, valid;
-    if (load_models(models, MAX_MEMBERS, list, o, data, error) != o->ensemble)
+    if (load_models(models, MAX_MEMBERS, list, o, data, error) != o->ensemble) {
+        remove_members(paths, o);
         return -1;
+    }
     for (int k = 0; k < o->ensemble; k++)
         ensemble[k] = &models[k];
     if (evaluate(ensemble, o->ensemble, o, data, &r, &valid, error) != 0)
@@ -496,11 +577,9 @@ static int run_ensemble(const struct options *o, const struct train_sequences *d
     print_split(&r, &valid);
     printf("games users=%d members=%d\n", r.users, o->ensemble);
     print_summary(&r, train_seconds);
-    for (int k = 0; k < o->ensemble; k++) {
+    for (int k = 0; k < o->ensemble; k++)
         train_model_free(&models[k]);
-        if (!o->save)
-            unlink(paths[k]);
-    }
+    remove_members(paths, o);
     return 0;
 }
 
@@ -520,9 +599,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_games DATA_FILE [--epochs N] [--dropout P] ... (see the source header)\n");
         return 2;
     }
-    if (o.ensemble < 1 || o.ensemble > MAX_MEMBERS || (o.ensemble > 1 && (o.load || o.members))) {
-        fprintf(stderr, "bench_games: --ensemble %d: expected 1 to %d, without --load and --members\n", o.ensemble,
-                MAX_MEMBERS);
+    if (o.ensemble < 1 || o.ensemble > MAX_MEMBERS) {
+        fprintf(stderr, "bench_games: invalid --ensemble value: expected a member count from 1 to %d\n", MAX_MEMBERS);
+        return 2;
+    }
+    if (o.ensemble > 1 && (o.load || o.members)) {
+        fprintf(stderr, "bench_games: --ensemble trains its members; evaluate saved weights with --load and "
+                        "--members instead, without --ensemble\n");
+        return 2;
+    }
+    if (check_paths(&o, error) != 0) {
+        fprintf(stderr, "bench_games: %s\n", error);
         return 2;
     }
     /* The loss splits its large products over its own threads; OpenBLAS
