@@ -48,9 +48,9 @@ static double dot(const float *a, const float *b, int d)
     return sum;
 }
 
-/* Score of item under the ensemble: the sum over its n_models members of
- * the member's last hidden state (h[m * stride]) dotted with its item
- * embedding. The sum ranks items as the mean of the members' logits does. */
+/* Returns the ensemble's score of item: the sum over the n_models members
+ * of the member's last hidden state (h + m * stride) dotted with its item
+ * embedding. The sum ranks items as the mean of the logits does. */
 static double ensemble_score(struct train_model *const *models, int n_models, const float *h, size_t stride, int d,
                              int item)
 {

@@ -52,9 +52,10 @@ struct train_eval_result {
 int train_eval_ranking(struct train_model *m, const struct train_sequences *s, enum train_holdout holdout,
                        const struct train_eval_config *config, struct train_eval_result *result, char *error);
 
-/* The same metrics for an ensemble: items are ranked by the sum of the
- * n_models members' logits. The members must share the shape (d_model,
- * max_T, max_B) and the item numbering; each is encoded without dropout. */
+/* Computes the same metrics for an ensemble, which ranks items by the sum
+ * of its n_models members' logits. The members must share the shape
+ * (d_model, max_T, max_B) and the item numbering, and each is encoded
+ * without dropout. */
 int train_eval_ranking_ensemble(struct train_model *const *models, int n_models, const struct train_sequences *s,
                                 enum train_holdout holdout, const struct train_eval_config *config,
                                 struct train_eval_result *result, char *error);

@@ -57,7 +57,8 @@ int train_item_features_init(struct train_item_features *f, const struct train_s
         f->v[k] = calloc((size_t)f->n_bins[k] * d, sizeof(float));
         ok = f->bin[k] && f->vectors[k] && f->m[k] && f->v[k];
     }
-    f->grad = ok ? calloc((size_t)TRAIN_ITEM_POPULARITY_BINS * d, sizeof(float)) : NULL;
+    int largest = f->n_bins[0] > f->n_bins[1] ? f->n_bins[0] : f->n_bins[1];
+    f->grad = ok ? calloc((size_t)largest * d, sizeof(float)) : NULL;
     if (!f->grad) {
         snprintf(error, MODEL_ERROR_SIZE, "out of memory binning %d items", s->n_items);
         free(count);
@@ -88,7 +89,8 @@ void train_item_features_free(struct train_item_features *f)
     memset(f, 0, sizeof *f);
 }
 
-/* Adam on one feature's vectors; leaves the change of each vector in grad. */
+/* Runs Adam on the vectors of feature k and leaves the change of each vector
+ * in grad. */
 static void adam_update(struct train_item_features *f, int k, float lr, float beta1, float beta2, float eps)
 {
     size_t n = (size_t)f->n_bins[k] * f->d;

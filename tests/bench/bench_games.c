@@ -52,6 +52,7 @@
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,23 +227,28 @@ static int load_weights(struct train_model *m, const char *path, char *error)
     return status;
 }
 
+static int check_readable(const char *path, char *error)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    snprintf(error, MODEL_ERROR_SIZE, "cannot read %.300s: %s (check the --load and --members paths)", path,
+             strerror(errno));
+    return -1;
+}
+
 /* Fails early, before hours of training, on a --members or --load file
  * that cannot be read and on a --save path that cannot be written. A save
  * file created by the check is removed again. */
 static int check_paths(const struct options *o, char *error)
 {
     char paths[4096], save[4200];
-    const char *reads[2] = {o->load, NULL};
 
-    for (int i = 0; i < 1 && reads[i]; i++)
-        if (access(reads[i], R_OK) != 0)
-            goto unreadable;
+    if (o->load && check_readable(o->load, error) != 0)
+        return -1;
     snprintf(paths, sizeof paths, "%s", o->members ? o->members : "");
-    for (char *state = NULL, *path = strtok_r(paths, ",", &state); path; path = strtok_r(NULL, ",", &state)) {
-        reads[0] = path;
-        if (access(path, R_OK) != 0)
-            goto unreadable;
-    }
+    for (char *state = NULL, *path = strtok_r(paths, ",", &state); path; path = strtok_r(NULL, ",", &state))
+        if (check_readable(path, error) != 0)
+            return -1;
 
     if (!o->save)
         return 0;
@@ -257,11 +263,6 @@ static int check_paths(const struct options *o, char *error)
     if (!existed)
         remove(save);
     return 0;
-
-unreadable:
-    snprintf(error, MODEL_ERROR_SIZE, "cannot read %.300s: %s (check the --load and --members paths)", reads[0],
-             strerror(errno));
-    return -1;
 }
 
 /* Prints one result split by the held-out item's count in the training
@@ -369,8 +370,8 @@ static int init_session(struct train_session *session, struct train_model *model
     return train_session_init(session, model, data, &lc, &oc, error);
 }
 
-/* Test and validation metrics of the models' summed logits (one model: its
- * own). */
+/* Computes the test and, when valid is not NULL, the validation metrics of
+ * the models' summed logits. */
 static int evaluate(struct train_model *const *models, int n_models, const struct options *o,
                     const struct train_sequences *data, struct train_eval_result *test,
                     struct train_eval_result *valid, char *error)
@@ -397,8 +398,15 @@ static void print_summary(const struct train_eval_result *r, double train_second
            r->full_hr10, r->full_ndcg10, train_seconds);
 }
 
-/* Loads the weights of each comma-separated path of list into a model of
- * the options' shape. Returns the model count, or -1 with a message. */
+/* Creates a model of the options' shape with the weights of path. */
+static int load_model(struct train_model *model, const char *path, const struct options *o,
+                      const struct train_sequences *data, char *error)
+{
+    return build_model(model, o, data, o->seed, error) != 0 || load_weights(model, path, error) != 0 ? -1 : 0;
+}
+
+/* Loads the weights of each comma-separated path of list. Returns the model
+ * count, or -1 with a message. */
 static int load_models(struct train_model *models, int capacity, const char *list, const struct options *o,
                        const struct train_sequences *data, char *error)
 {
@@ -411,7 +419,7 @@ static int load_models(struct train_model *models, int capacity, const char *lis
             snprintf(error, MODEL_ERROR_SIZE, "more than %d models in %s", capacity, list);
             return -1;
         }
-        if (build_model(&models[n], o, data, o->seed, error) != 0 || load_weights(&models[n], path, error) != 0)
+        if (load_model(&models[n], path, o, data, error) != 0)
             return -1;
         n++;
     }
@@ -496,30 +504,31 @@ static int train_member(const struct options *o, const struct train_sequences *d
     return 0;
 }
 
-/* Waits for member k. Returns 0 when it exited with status 0, else -1 with
- * how it ended in error (its own message, if any, went to stderr). */
+/* Waits for member k. Returns 0 when it exited with status 0, else -1 and,
+ * when error is not NULL, how it ended (its own message, if any, went to
+ * stderr). */
 static int wait_member(pid_t pid, int k, char *error)
 {
+    char message[MODEL_ERROR_SIZE];
     int status = 0;
 
-    if (waitpid(pid, &status, 0) != pid) {
-        snprintf(error, MODEL_ERROR_SIZE, "cannot wait for member %d: %s", k, strerror(errno));
-        return -1;
-    }
-    if (WIFSIGNALED(status)) {
-        snprintf(error, MODEL_ERROR_SIZE, "member %d (pid %d) was ended by signal %d", k, (int)pid,
+    if (waitpid(pid, &status, 0) != pid)
+        snprintf(message, sizeof message, "cannot wait for member %d: %s", k, strerror(errno));
+    else if (WIFSIGNALED(status))
+        snprintf(message, sizeof message, "member %d (pid %d) was ended by signal %d", k, (int)pid,
                  WTERMSIG(status));
-        return -1;
-    }
-    if (WEXITSTATUS(status) != 0) {
-        snprintf(error, MODEL_ERROR_SIZE, "member %d exited with status %d; its error is above", k,
+    else if (WEXITSTATUS(status) != 0)
+        snprintf(message, sizeof message, "member %d exited with status %d, and its error is above", k,
                  WEXITSTATUS(status));
-        return -1;
-    }
-    return 0;
+    else
+        return 0;
+
+    if (error)
+        memcpy(error, message, sizeof message);
+    return -1;
 }
 
-/* Removes the members' weight files unless --save asked to keep them. */
+/* Removes the members' weight files unless --save keeps them. */
 static void remove_members(char paths[][4096], const struct options *o)
 {
     for (int k = 0; k < o->ensemble && !o->save; k++)
@@ -531,19 +540,18 @@ static void remove_members(char paths[][4096], const struct options *o)
  * the wall time until the last member has finished. */
 static int run_ensemble(const struct options *o, const struct train_sequences *data, char *error)
 {
-    char paths[MAX_MEMBERS][4096], list[MAX_MEMBERS * 4096 + MAX_MEMBERS];
+    char paths[MAX_MEMBERS][4096];
     pid_t pids[MAX_MEMBERS];
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     double t0 = clock_seconds(CLOCK_MONOTONIC);
-    int failed = 0;
+    int started = 0, start_failed = 0, failed = 0;
 
-    list[0] = '\0';
-    for (int k = 0; k < o->ensemble; k++) {
+    for (; started < o->ensemble; started++) {
+        int k = started;
         if (o->save)
             snprintf(paths[k], sizeof paths[k], "%s.member%d", o->save, k);
         else
             snprintf(paths[k], sizeof paths[k], "%s/bench_games-%d-member%d.safetensors", tmp, (int)getpid(), k);
-        strcat(strcat(list, k > 0 ? "," : ""), paths[k]);
         fflush(stdout);
         fflush(stderr);
         pids[k] = fork();
@@ -551,36 +559,44 @@ static int run_ensemble(const struct options *o, const struct train_sequences *d
             _exit(train_member(o, data, k, paths[k]));
         if (pids[k] < 0) {
             snprintf(error, MODEL_ERROR_SIZE, "cannot start member %d: %s", k, strerror(errno));
-            return -1;
+            start_failed = failed = 1;
+            break;
         }
     }
-    for (int k = 0; k < o->ensemble; k++)
-        failed |= wait_member(pids[k], k, error) != 0;
-    double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
-    if (failed) {
-        remove_members(paths, o);
-        return -1;
+
+    /* After a failed start the members already running are stopped, so no
+     * training outlives the benchmark. */
+    for (int k = 0; k < started; k++) {
+        if (start_failed)
+            kill(pids[k], SIGTERM);
+        if (wait_member(pids[k], k, failed ? NULL : error) != 0)
+            failed = 1;
     }
+    double train_seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
 
     struct train_model models[MAX_MEMBERS];
     struct train_model *ensemble[MAX_MEMBERS];
     struct train_eval_result r, valid;
-    if (load_models(models, MAX_MEMBERS, list, o, data, error) != o->ensemble) {
-        remove_members(paths, o);
-        return -1;
+    int loaded = 0;
+    while (!failed && loaded < o->ensemble) {
+        failed = load_model(&models[loaded], paths[loaded], o, data, error) != 0;
+        if (!failed) {
+            ensemble[loaded] = &models[loaded];
+            loaded++;
+        }
     }
-    for (int k = 0; k < o->ensemble; k++)
-        ensemble[k] = &models[k];
-    if (evaluate(ensemble, o->ensemble, o, data, &r, &valid, error) != 0)
-        return -1;
+    if (!failed)
+        failed = evaluate(ensemble, o->ensemble, o, data, &r, &valid, error) != 0;
 
-    print_split(&r, &valid);
-    printf("games users=%d members=%d\n", r.users, o->ensemble);
-    print_summary(&r, train_seconds);
-    for (int k = 0; k < o->ensemble; k++)
+    if (!failed) {
+        print_split(&r, &valid);
+        printf("games users=%d members=%d\n", r.users, o->ensemble);
+        print_summary(&r, train_seconds);
+    }
+    for (int k = 0; k < loaded; k++)
         train_model_free(&models[k]);
     remove_members(paths, o);
-    return 0;
+    return failed ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -604,7 +620,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.ensemble > 1 && (o.load || o.members)) {
-        fprintf(stderr, "bench_games: --ensemble trains its members; evaluate saved weights with --load and "
+        fprintf(stderr, "bench_games: --ensemble trains its members, so evaluate saved weights with --load and "
                         "--members instead, without --ensemble\n");
         return 2;
     }

@@ -199,8 +199,8 @@ static inline void harness_init(struct harness *h, const char *name, const char 
 }
 
 /* Closes the producer and removes the scratch folder. A failing assertion
- * leaves the test before this point, so the folder and its logs stay for
- * whoever reads the failure. */
+ * leaves the test before this point, so the folder and its logs remain for
+ * debugging the failure. */
 static inline void harness_free(struct harness *h)
 {
     if (h->producer) {

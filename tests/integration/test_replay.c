@@ -136,8 +136,8 @@ static int run_replay(const struct run *run, const char *args)
     return code;
 }
 
-/* Removes the scratch folder of a passed test; a failing assertion leaves
- * the test before this call, so the folder stays for whoever reads the
+/* Removes the scratch folder of a passed test. A failing assertion leaves
+ * the test before this call, so the folder remains for debugging the
  * failure. */
 static void run_free(const struct run *run)
 {

@@ -20,9 +20,9 @@
 
 enum { N_ITEMS = 6, D = 3 };
 
-/* Three users; the last two items of each are held out, so the training
+/* Makes three users whose last two items are held out, so the training
  * parts are [1 2 2 3], [2 3 4 4 4 4] and [3 4]. Item 5 occurs only in a
- * held-out place and item 6 nowhere. */
+ * held-out place, and item 6 occurs nowhere. */
 static void make_data(struct train_sequences *s)
 {
     static const int items[] = {1, 2, 2, 3, 5, 1, 2, 3, 4, 4, 4, 4, 5, 5, 3, 4, 2, 1};
