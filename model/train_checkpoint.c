@@ -55,6 +55,8 @@ int train_checkpoint_save(const struct train_session *s, const char *path, char 
         bad = bad || write_all(f, s->ema, bytes);
     if (s->config.item_features_tail > 0)
         bad = bad || train_item_features_write(&s->features, f) != 0;
+    if (s->config.item_graph.window > 0)
+        bad = bad || train_item_graph_write(&s->graph, f) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         snprintf(error, MODEL_ERROR_SIZE, "cannot write checkpoint %.400s: %s (is the disk full?)", path,
@@ -98,6 +100,8 @@ int train_checkpoint_load(struct train_session *s, const char *path, char *error
         bad = bad || read_all(f, s->ema, bytes);
     if (s->config.item_features_tail > 0)
         bad = bad || train_item_features_read(&s->features, f) != 0;
+    if (s->config.item_graph.window > 0)
+        bad = bad || train_item_graph_read(&s->graph, f) != 0;
     fclose(f);
     if (bad) {
         snprintf(error, MODEL_ERROR_SIZE, "invalid checkpoint %.400s: truncated after the header", path);

@@ -97,6 +97,13 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         train_session_free(s);
         return -1;
     }
+    if (config->item_graph.window > 0 &&
+        train_item_graph_init(&s->graph, data, &config->item_graph, model->params.embedding, model->config.d_model,
+                              error) != 0) {
+        train_session_free(s);
+        return -1;
+    }
+    s->graph.threads = model->loss_threads;
     s->batch.pad_left = config->pad_left;
     if (config->user_tokens)
         s->batch.user_token_base = data->n_items + 1 + config->noise_tokens;
@@ -133,6 +140,7 @@ void train_session_free(struct train_session *s)
     free(s->best_params);
     free(s->ema);
     train_item_features_free(&s->features);
+    train_item_graph_free(&s->graph);
     memset(s, 0, sizeof *s);
 }
 
@@ -208,11 +216,17 @@ float train_session_step(struct train_session *s)
     train_model_zero_grad(m);
     train_model_forward(m, &s->batch.batch, 1);
     train_model_backward(m, &s->batch.batch);
+    if (s->config.item_graph.window > 0) {
+        train_item_graph_backward(&s->graph, m->grads.embedding);
+        train_item_graph_load_own(&s->graph, m->params.embedding);
+    }
     s->grad_norm = optim_adamw_step(&s->opt, m->params.data, m->grads.data);
     if (s->config.item_features_tail > 0)
         train_item_features_step(&s->features, m->params.embedding, m->grads.embedding,
                                  optim_learning_rate(&s->opt.config, s->opt.step - 1), s->opt.config.beta1,
                                  s->opt.config.beta2, s->opt.config.eps);
+    if (s->config.item_graph.window > 0)
+        train_item_graph_compose(&s->graph, m->params.embedding);
     if (s->ema) {
         float decay = s->config.ema_decay;
         for (size_t i = 0; i < m->params.count; i++)
@@ -256,6 +270,17 @@ static void swap_ema(struct train_session *s)
     }
 }
 
+/* The validation settings of the run, in the batch layout it trains with. */
+static struct train_eval_config validation_config(const struct train_session *s)
+{
+    struct train_eval_config vc = s->config.validation;
+
+    vc.full = 0;
+    vc.pad_left = s->config.pad_left;
+    vc.user_token_base = s->batch.user_token_base;
+    return vc;
+}
+
 /* Validates, updates the early-stopping state and writes the checkpoint at
  * the end of an epoch, then moves to the next epoch. */
 static int end_epoch(struct train_session *s, char *error)
@@ -264,10 +289,7 @@ static int end_epoch(struct train_session *s, char *error)
     struct train_model *m = s->model;
 
     if (s->config.validation.n_negatives > 0) {
-        struct train_eval_config vc = s->config.validation;
-        vc.full = 0;
-        vc.pad_left = s->config.pad_left;
-        vc.user_token_base = s->batch.user_token_base;
+        struct train_eval_config vc = validation_config(s);
         if (s->ema)
             swap_ema(s);
         int status = train_eval_ranking(m, s->data, TRAIN_HOLDOUT_VALID, &vc, &p.validation, error);
@@ -337,5 +359,9 @@ int train_session_run(struct train_session *s, char *error)
         memcpy(s->model->params.data, s->best_params, s->model->params.count * sizeof(float));
     else if (s->ema)
         memcpy(s->model->params.data, s->ema, s->model->params.count * sizeof(float));
+    if (s->best_epoch >= 0 && s->config.smooth.n_windows > 0) {
+        struct train_eval_config vc = validation_config(s);
+        return train_smooth_select(s->model, s->data, &s->config.smooth, &vc, &s->smoothed, error);
+    }
     return 0;
 }

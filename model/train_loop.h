@@ -23,6 +23,8 @@
 #include "optim_adamw.h"
 #include "train_data.h"
 #include "train_item_features.h"
+#include "train_item_graph.h"
+#include "train_smooth.h"
 #include "train_eval.h"
 #include "train_model.h"
 
@@ -66,6 +68,10 @@ struct train_loop_config {
     int item_features_tail;      /* > 0: each item's embedding adds shared popularity and recency vectors
                                     (train_item_features.h), recency counting occurrences in the last
                                     item_features_tail positions of a training part; 0: off */
+    struct train_item_graph_config item_graph; /* window > 0: item rows are smoothed with their neighbours'
+                                    (train_item_graph.h); window 0: off */
+    struct train_smooth_config smooth; /* n_windows > 0: after training, the best item-graph smoothing
+                                    by validation HR@10 is applied to the best weights (train_smooth.h) */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */
@@ -88,6 +94,7 @@ struct train_session {
     double *replace_cdf;     /* [n_items + 1] cumulative replacement weights, NULL when uniform */
     double *negative_cdf;    /* [n_items + 1] cumulative negative weights lent to the model, NULL when uniform */
     struct train_item_features features; /* with item_features_tail > 0 */
+    struct train_item_graph graph;       /* with item_graph.window > 0 */
     int n_users;
     int *order;              /* this epoch's shuffled copy of users */
     int order_epoch;         /* epoch that order belongs to, -1 for none */
@@ -102,6 +109,7 @@ struct train_session {
     int finished;
     float *best_params;      /* [params.count] weights of the best epoch */
     float *ema;              /* [params.count] moving average of the weights, NULL when ema_decay is 0 */
+    struct train_smooth_result smoothed; /* set at the end of a run with smooth.n_windows > 0 */
 
     float grad_norm;         /* of the last step, before clipping */
     double elapsed_seconds;  /* training time of this process, for tokens/s */

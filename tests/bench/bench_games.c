@@ -17,6 +17,8 @@
  *        [--weight-decay X] [--decay-embedding 0|1] [--norm pre|post] [--patience N] [--threads N]
  *        [--pad left|right] [--seed N] [--max-steps N] [--save PATH] [--load PATH]
  *        [--members PATH,...] [--ensemble N] [--item-features TAIL]
+ *        [--graph-window N] [--graph-neighbors N] [--graph-alpha X] [--graph-shrink X]
+ *        [--smooth-windows N,...] [--smooth-shrinks X,...] [--smooth-alphas X,...] [--smooth-neighbors N]
  * --replace-exponent X draws the replacement items with weight (1 + training
  * count)^X, and --noise-tokens N draws them from N extra vocabulary ids that
  * no real input uses (train_loop.h). --user-tokens 1 opens each sequence
@@ -41,6 +43,17 @@
  * --item-features TAIL adds shared popularity and recency vectors to the
  * item embeddings (train_item_features.h), recency counting the last TAIL
  * training items of each user.
+ * --graph-window N (N > 0) trains with item-graph smoothing
+ * (train_item_graph.h): each item row mixes its own vector with the mean
+ * of the items at most N positions away in the training sequences, with
+ * weight alpha * shrink / (shrink + training count) (defaults: 32
+ * neighbours, alpha 0.5, shrink 5). --smooth-windows (at most four values
+ * per list; shrink 30 and alpha 0.5 when their lists are not given) tries
+ * every combination once training is done, or on the --load weights, and
+ * keeps the best by validation HR@10 (train_smooth.h; all neighbours unless
+ * --smooth-neighbors); a games_smoothing line before the split lines
+ * reports the choice (window=0: none beat the trained weights), and the
+ * saved weights are the smoothed ones.
  * Progress goes to stderr. stdout gets (after any games_member lines) the
  * validation and the test metrics split by the held-out item's count in
  * the training data (games_valid_by_train_count, games_by_train_count). The
@@ -75,6 +88,8 @@ struct options {
     float negative_exponent;
     int recent_span;
     int features_tail;
+    struct train_item_graph_config graph;
+    struct train_smooth_config smooth;
     int pre_norm, pad_left, decay_embedding, noise_tokens, user_tokens;
     float user_replace;
     enum train_item_loss loss;
@@ -91,6 +106,37 @@ static double clock_seconds(clockid_t clock)
     struct timespec ts;
     clock_gettime(clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Parses up to TRAIN_SMOOTH_CHOICES comma-separated numbers. Returns the
+ * count, or -1 when there are more or one is not a number. */
+static int parse_list(const char *value, float *out)
+{
+    char copy[256], *end;
+    int n = 0;
+
+    snprintf(copy, sizeof copy, "%s", value);
+    for (char *state = NULL, *part = strtok_r(copy, ",", &state); part; part = strtok_r(NULL, ",", &state)) {
+        if (n == TRAIN_SMOOTH_CHOICES)
+            return -1;
+        out[n++] = strtof(part, &end);
+        if (end == part || *end)
+            return -1;
+    }
+    return n;
+}
+
+static int parse_windows(const char *value, struct train_smooth_config *c)
+{
+    float windows[TRAIN_SMOOTH_CHOICES];
+
+    c->n_windows = parse_list(value, windows);
+    for (int k = 0; k < c->n_windows; k++) {
+        c->windows[k] = (int)windows[k];
+        if (c->windows[k] < 1 || (float)c->windows[k] != windows[k])
+            return -1;
+    }
+    return c->n_windows < 0 ? -1 : 0;
 }
 
 static int parse_options(struct options *o, int argc, char **argv)
@@ -118,12 +164,14 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .negatives = 256,
                           .negative_exponent = 1.0f,
                           .seed = 42,
+                          .graph = {.window = 0, .max_neighbors = 32, .alpha = 0.5f, .shrink = 5.0f},
                           .max_steps = 0,
                           .save = NULL,
                           .load = NULL,
                           .members = NULL,
                           .ensemble = 1};
     for (int i = 2; i < argc; i++) {
+        int bad_list = 0;
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
             fprintf(stderr, "bench_games: option %s needs a value\n", name);
@@ -171,12 +219,32 @@ static int parse_options(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--load") == 0) o->load = value;
         else if (strcmp(name, "--members") == 0) o->members = value;
         else if (strcmp(name, "--item-features") == 0) o->features_tail = atoi(value);
+        else if (strcmp(name, "--graph-window") == 0) o->graph.window = atoi(value);
+        else if (strcmp(name, "--graph-neighbors") == 0) o->graph.max_neighbors = atoi(value);
+        else if (strcmp(name, "--graph-alpha") == 0) o->graph.alpha = (float)atof(value);
+        else if (strcmp(name, "--graph-shrink") == 0) o->graph.shrink = (float)atof(value);
+        else if (strcmp(name, "--smooth-windows") == 0) bad_list = parse_windows(value, &o->smooth) != 0;
+        else if (strcmp(name, "--smooth-shrinks") == 0)
+            bad_list = (o->smooth.n_shrinks = parse_list(value, o->smooth.shrinks)) < 0;
+        else if (strcmp(name, "--smooth-alphas") == 0)
+            bad_list = (o->smooth.n_alphas = parse_list(value, o->smooth.alphas)) < 0;
+        else if (strcmp(name, "--smooth-neighbors") == 0) o->smooth.max_neighbors = atoi(value);
         else if (strcmp(name, "--ensemble") == 0) o->ensemble = atoi(value);
         else {
             fprintf(stderr, "bench_games: unknown option %s\n", name);
             return -1;
         }
+        if (bad_list) {
+            fprintf(stderr, "bench_games: invalid %s %s: expected at most %d comma-separated numbers%s\n", name,
+                    value, TRAIN_SMOOTH_CHOICES, strcmp(name, "--smooth-windows") == 0 ? " of 1 or more" : "");
+            return -1;
+        }
     }
+    /* windows alone smooth with the defaults of the other two lists */
+    if (o->smooth.n_windows > 0 && o->smooth.n_shrinks == 0)
+        o->smooth.shrinks[o->smooth.n_shrinks++] = 30.0f;
+    if (o->smooth.n_windows > 0 && o->smooth.n_alphas == 0)
+        o->smooth.alphas[o->smooth.n_alphas++] = 0.5f;
     return 0;
 }
 
@@ -365,6 +433,8 @@ static int init_session(struct train_session *session, struct train_model *model
         .user_tokens = o->user_tokens,
         .user_replace = o->user_replace,
         .item_features_tail = o->features_tail,
+        .item_graph = o->graph,
+        .smooth = o->smooth,
         .progress = on_progress,
     };
     return train_session_init(session, model, data, &lc, &oc, error);
@@ -390,6 +460,15 @@ static void print_split(const struct train_eval_result *test, const struct train
     printf(" hr10=%.4f hr10_at_test_mix=%.4f\n", valid->hr10, hr10_at_mix(valid, test));
     print_by_count("games_by_train_count", test);
     printf("\n");
+}
+
+/* The smoothing chosen on validation after training, when it was asked for. */
+static void print_smoothing(const char *prefix, const struct train_smooth_result *r)
+{
+    if (r->tried == 0)
+        return;
+    printf("games_smoothing %swindow=%d shrink=%g alpha=%g valid_hr10=%.4f unsmoothed_valid_hr10=%.4f tried=%d\n",
+           prefix, r->chosen.window, r->chosen.shrink, r->chosen.alpha, r->hr10, r->unsmoothed_hr10, r->tried);
 }
 
 static void print_summary(const struct train_eval_result *r, double train_seconds)
@@ -451,6 +530,14 @@ static int run_single(const struct options *o, const struct train_sequences *dat
         fprintf(stderr, "%sbest validation epoch %d hr10=%.4f\n", progress_label, session.best_epoch + 1,
                 session.best_hr10);
 
+    struct train_smooth_result smoothed = session.smoothed;
+    if (o->load && o->smooth.n_windows > 0) {
+        struct train_eval_config vc = {.max_users = 10000, .n_negatives = 100, .seed = o->seed + 1,
+                                       .pad_left = o->pad_left, .user_token_base = user_token_base(o, data)};
+        if (train_smooth_select(&models[0], data, &o->smooth, &vc, &smoothed, error) != 0)
+            return -1;
+    }
+
     int n_extra = o->members ? load_models(models + 1, MAX_MEMBERS, o->members, o, data, error) : 0;
     if (n_extra < 0)
         return -1;
@@ -462,6 +549,7 @@ static int run_single(const struct options *o, const struct train_sequences *dat
     if (o->save && train_save_model(&models[0], o->save, error) != 0)
         return -1;
 
+    print_smoothing("", &smoothed);
     print_split(&r, &valid);
     if (o->load)
         printf("games users=%d loaded=%s members=%d\n", r.users, o->load, n_extra + 1);
@@ -495,6 +583,9 @@ static int train_member(const struct options *o, const struct train_sequences *d
         fprintf(stderr, "bench_games: member %d: %s\n", k, error);
         return 1;
     }
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "member=%d ", k);
+    print_smoothing(prefix, &session.smoothed);
     printf("games_member member=%d seed=%llu best_epoch=%d valid_hr10=%.4f hr10=%.4f ndcg10=%.4f "
            "train_seconds=%.0f\n",
            k, seed, session.best_epoch + 1, session.best_hr10, r.hr10, r.ndcg10, clock_seconds(CLOCK_MONOTONIC) - t0);

@@ -322,7 +322,7 @@ static void same_seed_same_weights(void **state)
  * reload the checkpoint into fresh objects and finish: the weights, the
  * optimizer moments and the early-stopping state equal the uninterrupted
  * run's bit for bit. */
-static void check_resume(float ema_decay, int item_features_tail)
+static void check_resume(float ema_decay, int item_features_tail, int graph_window)
 {
     static struct train_model whole, first, second;
     struct train_sequences data;
@@ -340,6 +340,8 @@ static void check_resume(float ema_decay, int item_features_tail)
     configure(&lc, &oc, 6, 1);
     lc.ema_decay = ema_decay;
     lc.item_features_tail = item_features_tail;
+    lc.item_graph = (struct train_item_graph_config){.window = graph_window, .max_neighbors = 2, .alpha = 0.5f,
+                                                     .shrink = 2.0f};
     assert_int_equal(train_session_init(&sw, &whole, &data, &lc, &oc, error), 0);
     assert_int_equal(train_session_run(&sw, error), 0);
 
@@ -382,6 +384,8 @@ static void check_resume(float ema_decay, int item_features_tail)
         assert_memory_equal(s2.features.vectors[k], sw.features.vectors[k], n);
         assert_memory_equal(s2.features.v[k], sw.features.v[k], n);
     }
+    if (graph_window > 0)
+        assert_memory_equal(s2.graph.own, sw.graph.own, ((size_t)data.n_items + 1) * sw.graph.d * sizeof(float));
 
     train_session_free(&sw);
     train_session_free(&s2);
@@ -393,7 +397,7 @@ static void check_resume(float ema_decay, int item_features_tail)
 static void resume_equals_uninterrupted(void **state)
 {
     (void)state;
-    check_resume(0.0f, 0);
+    check_resume(0.0f, 0, 0);
 }
 
 /* The same with the moving average of the weights, which the checkpoint
@@ -401,7 +405,7 @@ static void resume_equals_uninterrupted(void **state)
 static void resume_with_ema(void **state)
 {
     (void)state;
-    check_resume(0.9f, 0);
+    check_resume(0.9f, 0, 0);
 }
 
 /* The same with shared item-feature vectors, whose Adam state the
@@ -409,7 +413,70 @@ static void resume_with_ema(void **state)
 static void resume_with_item_features(void **state)
 {
     (void)state;
-    check_resume(0.0f, 2);
+    check_resume(0.0f, 2, 0);
+}
+
+/* The item graph's own vectors are training state the weights do not hold,
+ * so the checkpoint must carry them. */
+static void resume_with_item_graph(void **state)
+{
+    (void)state;
+    check_resume(0.0f, 0, 1);
+}
+
+/* The smoothing left in the model is the trained weights smoothed with the
+ * chosen combination (or the trained weights when none won), its reported
+ * HR@10 is that of the weights left, and a run asked to smooth ends with
+ * the same weights as a plain run followed by train_smooth_select. */
+static void smoothing_is_chosen_on_validation(void **state)
+{
+    (void)state;
+    static struct train_model plain, smoothed;
+    struct train_sequences data;
+    struct train_loop_config lc;
+    struct optim_config oc;
+    struct train_session s;
+    struct train_smooth_result r;
+    struct train_eval_result check;
+    char error[MODEL_ERROR_SIZE];
+    struct train_smooth_config sc = {.n_windows = 2, .windows = {1, 2}, .n_shrinks = 1, .shrinks = {2.0f},
+                                     .n_alphas = 2, .alphas = {0.5f, 1.0f}};
+
+    make_data(&data);
+    train(&plain, &data, 0.0f, 1, 1);
+    size_t count = plain.params.count;
+    float *trained = malloc(count * sizeof(float));
+    assert_non_null(trained);
+    memcpy(trained, plain.params.data, count * sizeof(float));
+
+    struct train_eval_config vc = {.max_users = 0, .n_negatives = 20, .seed = 3};
+    assert_int_equal(train_smooth_select(&plain, &data, &sc, &vc, &r, error), 0);
+    assert_int_equal(r.tried, 4);
+    assert_true(r.hr10 >= r.unsmoothed_hr10);
+    assert_int_equal(train_eval_ranking(&plain, &data, TRAIN_HOLDOUT_VALID, &vc, &check, error), 0);
+    assert_true(check.hr10 == r.hr10);
+
+    if (r.chosen.window > 0) {
+        struct train_item_graph g;
+        assert_int_equal(train_item_graph_init(&g, &data, &r.chosen, trained, plain.config.d_model, error), 0);
+        train_item_graph_free(&g);
+    }
+    assert_memory_equal(plain.params.data, trained, count * sizeof(float));
+
+    make_model(&smoothed, 0.0f);
+    configure(&lc, &oc, 1, 1);
+    lc.smooth = sc;
+    assert_int_equal(train_session_init(&s, &smoothed, &data, &lc, &oc, error), 0);
+    assert_int_equal(train_session_run(&s, error), 0);
+    assert_int_equal(s.smoothed.tried, 4);
+    assert_true(s.smoothed.hr10 == r.hr10);
+    assert_memory_equal(smoothed.params.data, plain.params.data, count * sizeof(float));
+
+    free(trained);
+    train_session_free(&s);
+    train_model_free(&plain);
+    train_model_free(&smoothed);
+    train_sequences_free(&data);
 }
 
 /* After one update the average is decay * initial + (1 - decay) * updated. */
@@ -516,6 +583,8 @@ int main(void)
         cmocka_unit_test(ensemble_sums_member_logits),
         cmocka_unit_test(resume_with_ema),
         cmocka_unit_test(resume_with_item_features),
+        cmocka_unit_test(resume_with_item_graph),
+        cmocka_unit_test(smoothing_is_chosen_on_validation),
         cmocka_unit_test(ema_follows_update_rule),
         cmocka_unit_test(invalid_ema_decay),
         cmocka_unit_test(checkpoint_rejects_other_config),
