@@ -169,13 +169,17 @@ float train_positional_encoding(int pos, int i, int C)
 void train_embedding_forward(float *out, const int *tokens, const float *embedding, int B, int T, int C)
 {
     float scale = sqrtf((float)C);
+    float encoding[C]; /* one position's row, shared by the whole batch: sin and cos are costly */
 
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++) {
+        for (int i = 0; i < C; i++)
+            encoding[i] = train_positional_encoding(t, i, C);
+
+        for (int b = 0; b < B; b++) {
             const float *e = embedding + (size_t)tokens[b * T + t] * C;
             float *y = out + ((size_t)b * T + t) * C;
             for (int i = 0; i < C; i++)
-                y[i] = e[i] * scale + train_positional_encoding(t, i, C);
+                y[i] = e[i] * scale + encoding[i];
         }
     }
 }

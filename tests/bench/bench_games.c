@@ -6,7 +6,9 @@
  * training count with the logQ correction (--negative-exponent 0: uniform
  * draws; --loss full: over all items). Training uses dropout 0.5 and
  * attention dropout 0.3, and replaces 30 % of the input items by random
- * items, for up to 200 epochs.
+ * items, for up to 200 epochs. After training the item rows are smoothed
+ * over the item graph with the window (2, 3 or 5), shrink (30 or 100) and
+ * alpha (0.5) that score best on the validation items.
  *
  * Usage: bench_games DATA_FILE [--epochs N] [--batch N] [--max-len N]
  *        [--d-model N] [--d-ff N] [--heads N] [--layers N] [--dropout P]
@@ -43,15 +45,15 @@
  * --item-features TAIL adds shared popularity and recency vectors to the
  * item embeddings (train_item_features.h), recency counting the last TAIL
  * training items of each user.
- * --graph-window N (N > 0) trains with item-graph smoothing
+ * --graph-window N (N > 0) also trains with item-graph smoothing
  * (train_item_graph.h): each item row mixes its own vector with the mean
- * of the items at most N positions away in the training sequences, with
- * weight alpha * shrink / (shrink + training count) (defaults: 32
- * neighbours, alpha 0.5, shrink 5). --smooth-windows (at most four values
- * per list; shrink 30 and alpha 0.5 when their lists are not given) tries
- * every combination once training is done, or on the --load weights, and
- * keeps the best by validation HR@10 (train_smooth.h; all neighbours unless
- * --smooth-neighbors); a games_smoothing line before the split lines
+ * of the items at most N positions away in the training sequences (the 32
+ * most frequent, --graph-neighbors), with weight alpha * shrink / (shrink +
+ * training count); --graph-alpha 0.5 and --graph-shrink 10 by default. --smooth-windows, --smooth-shrinks and --smooth-alphas
+ * (at most four values each; --smooth-windows 0 turns it off) list the
+ * combinations tried once training is done, or on the --load weights; the
+ * best by validation HR@10 stays (train_smooth.h; all neighbours unless
+ * --smooth-neighbors). A games_smoothing line before the split lines
  * reports the choice (window=0: none beat the trained weights), and the
  * saved weights are the smoothed ones.
  * Progress goes to stderr. stdout gets (after any games_member lines) the
@@ -108,8 +110,8 @@ static double clock_seconds(clockid_t clock)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Parses up to TRAIN_SMOOTH_CHOICES comma-separated numbers. Returns the
- * count, or -1 when there are more or one is not a number. */
+/* Parses 1 to TRAIN_SMOOTH_CHOICES comma-separated numbers. Returns the
+ * count, or -1 when there are none or more or one is not a number. */
 static int parse_list(const char *value, float *out)
 {
     char copy[256], *end;
@@ -123,13 +125,18 @@ static int parse_list(const char *value, float *out)
         if (end == part || *end)
             return -1;
     }
-    return n;
+    return n > 0 ? n : -1;
 }
 
+/* "0" turns the smoothing after training off. */
 static int parse_windows(const char *value, struct train_smooth_config *c)
 {
     float windows[TRAIN_SMOOTH_CHOICES];
 
+    if (strcmp(value, "0") == 0) {
+        c->n_windows = 0;
+        return 0;
+    }
     c->n_windows = parse_list(value, windows);
     for (int k = 0; k < c->n_windows; k++) {
         c->windows[k] = (int)windows[k];
@@ -164,7 +171,13 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .negatives = 256,
                           .negative_exponent = 1.0f,
                           .seed = 42,
-                          .graph = {.window = 0, .max_neighbors = 32, .alpha = 0.5f, .shrink = 5.0f},
+                          .graph = {.window = 0, .max_neighbors = 32, .alpha = 0.5f, .shrink = 10.0f},
+                          .smooth = {.n_windows = 3,
+                                     .windows = {2, 3, 5},
+                                     .n_shrinks = 2,
+                                     .shrinks = {30.0f, 100.0f},
+                                     .n_alphas = 1,
+                                     .alphas = {0.5f}},
                           .max_steps = 0,
                           .save = NULL,
                           .load = NULL,
@@ -235,16 +248,11 @@ static int parse_options(struct options *o, int argc, char **argv)
             return -1;
         }
         if (bad_list) {
-            fprintf(stderr, "bench_games: invalid %s %s: expected at most %d comma-separated numbers%s\n", name,
+            fprintf(stderr, "bench_games: invalid %s %s: expected 1 to %d comma-separated numbers%s\n", name,
                     value, TRAIN_SMOOTH_CHOICES, strcmp(name, "--smooth-windows") == 0 ? " of 1 or more" : "");
             return -1;
         }
     }
-    /* windows alone smooth with the defaults of the other two lists */
-    if (o->smooth.n_windows > 0 && o->smooth.n_shrinks == 0)
-        o->smooth.shrinks[o->smooth.n_shrinks++] = 30.0f;
-    if (o->smooth.n_windows > 0 && o->smooth.n_alphas == 0)
-        o->smooth.alphas[o->smooth.n_alphas++] = 0.5f;
     return 0;
 }
 
