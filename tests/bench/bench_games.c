@@ -49,13 +49,15 @@
  * (train_item_graph.h): each item row mixes its own vector with the mean
  * of the items at most N positions away in the training sequences (the 32
  * most frequent, --graph-neighbors), with weight alpha * shrink / (shrink +
- * training count); --graph-alpha 0.5 and --graph-shrink 10 by default. --smooth-windows, --smooth-shrinks and --smooth-alphas
- * (at most four values each; --smooth-windows 0 turns it off) list the
- * combinations tried once training is done, or on the --load weights; the
- * best by validation HR@10 stays (train_smooth.h; all neighbours unless
+ * training count); --graph-alpha 0.5 and --graph-shrink 10 by default.
+ * --smooth-windows, --smooth-shrinks and --smooth-alphas list the
+ * combinations tried once training is done, or on the --load weights, at
+ * most four values each; --smooth-windows 0 turns this off.
+ * The best by validation HR@10 stays (train_smooth.h; all neighbours unless
  * --smooth-neighbors). A games_smoothing line before the split lines
- * reports the choice (window=0: none beat the trained weights), and the
- * saved weights are the smoothed ones.
+ * reports the choice (window=0: none beat the trained weights); with
+ * --ensemble each member prints its own, with member=K, before its
+ * games_member line. The saved weights are the smoothed ones.
  * Progress goes to stderr. stdout gets (after any games_member lines) the
  * validation and the test metrics split by the held-out item's count in
  * the training data (games_valid_by_train_count, games_by_train_count). The
