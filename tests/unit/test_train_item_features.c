@@ -17,28 +17,9 @@
 #include "model.h"
 #include "train_data.h"
 #include "train_item_features.h"
+#include "../support/split_fixture.h"
 
-enum { N_ITEMS = 6, D = 3 };
-
-/* Makes three users whose last two items are held out, so the training
- * parts are [1 2 2 3], [2 3 4 4 4 4] and [3 4]. Item 5 occurs only in a
- * held-out place, and item 6 occurs nowhere. */
-static void make_data(struct train_sequences *s)
-{
-    static const int items[] = {1, 2, 2, 3, 5, 1, 2, 3, 4, 4, 4, 4, 5, 5, 3, 4, 2, 1};
-    static const long offsets[] = {0, 6, 14, 18};
-
-    memset(s, 0, sizeof *s);
-    s->n_users = 3;
-    s->n_items = N_ITEMS;
-    s->n_interactions = 18;
-    s->items = malloc(sizeof items);
-    s->offsets = malloc(sizeof offsets);
-    assert_non_null(s->items);
-    assert_non_null(s->offsets);
-    memcpy(s->items, items, sizeof items);
-    memcpy(s->offsets, offsets, sizeof offsets);
-}
+enum { N_ITEMS = SPLIT_FIXTURE_ITEMS, D = 3 };
 
 static void bins_follow_counts_and_recency(void **state)
 {
@@ -47,7 +28,7 @@ static void bins_follow_counts_and_recency(void **state)
     struct train_item_features f;
     char error[MODEL_ERROR_SIZE];
 
-    make_data(&data);
+    make_split_fixture(&data);
     assert_int_equal(train_split_train_length(&data, 0), 4);
     assert_int_equal(train_item_features_init(&f, &data, D, 1, error), 0);
 
@@ -82,7 +63,7 @@ static void step_moves_rows_by_their_bins(void **state)
     float embedding[(N_ITEMS + 1) * D], before[(N_ITEMS + 1) * D], grad[(N_ITEMS + 1) * D];
     const float lr = 0.01f, eps = 1e-8f;
 
-    make_data(&data);
+    make_split_fixture(&data);
     assert_int_equal(train_item_features_init(&f, &data, D, 1, error), 0);
     for (int j = 0; j < (N_ITEMS + 1) * D; j++) {
         embedding[j] = before[j] = 0.1f * (float)j;

@@ -16,28 +16,9 @@
 #include "model.h"
 #include "train_data.h"
 #include "train_item_graph.h"
+#include "../support/split_fixture.h"
 
-enum { N_ITEMS = 6, D = 3 };
-
-/* Three users whose last two items are held out, so the training parts are
- * [1 2 2 3], [2 3 4 4 4 4] and [3 4]. Item 5 occurs only in a held-out
- * place, and item 6 occurs nowhere. */
-static void make_data(struct train_sequences *s)
-{
-    static const int items[] = {1, 2, 2, 3, 5, 1, 2, 3, 4, 4, 4, 4, 5, 5, 3, 4, 2, 1};
-    static const long offsets[] = {0, 6, 14, 18};
-
-    memset(s, 0, sizeof *s);
-    s->n_users = 3;
-    s->n_items = N_ITEMS;
-    s->n_interactions = 18;
-    s->items = malloc(sizeof items);
-    s->offsets = malloc(sizeof offsets);
-    assert_non_null(s->items);
-    assert_non_null(s->offsets);
-    memcpy(s->items, items, sizeof items);
-    memcpy(s->offsets, offsets, sizeof offsets);
-}
+enum { N_ITEMS = SPLIT_FIXTURE_ITEMS, D = 3 };
 
 static float neighbor_weight(const struct train_item_graph *g, int i, int j)
 {
@@ -64,7 +45,7 @@ static void neighbours_come_from_training_parts(void **state)
     float embedding[(N_ITEMS + 1) * D] = {0};
     char error[MODEL_ERROR_SIZE];
 
-    make_data(&data);
+    make_split_fixture(&data);
     assert_int_equal(train_item_graph_init(&g, &data, &c, embedding, D, error), 0);
 
     /* item 1 (count 1) sits next to 2 once: beta 1 / (1 + 1), all on item 2 */
@@ -95,7 +76,7 @@ static void cap_keeps_most_frequent(void **state)
     float embedding[(N_ITEMS + 1) * D] = {0};
     char error[MODEL_ERROR_SIZE];
 
-    make_data(&data);
+    make_split_fixture(&data);
     assert_int_equal(train_item_graph_init(&g, &data, &c, embedding, D, error), 0);
 
     assert_int_equal(g.offsets[3] - g.offsets[2], 1);
@@ -116,7 +97,7 @@ static void rows_follow_formula(void **state)
     float own[(N_ITEMS + 1) * D], embedding[(N_ITEMS + 1) * D];
     char error[MODEL_ERROR_SIZE];
 
-    make_data(&data);
+    make_split_fixture(&data);
     fill(own, sizeof own / sizeof own[0], 1);
     memcpy(embedding, own, sizeof own);
     assert_int_equal(train_item_graph_init(&g, &data, &c, embedding, D, error), 0);
@@ -149,7 +130,7 @@ static void backward_is_adjoint(void **state)
     char error[MODEL_ERROR_SIZE];
     size_t n = sizeof x / sizeof x[0];
 
-    make_data(&data);
+    make_split_fixture(&data);
     fill(x, n, 2);
     memcpy(sx, x, sizeof x);
     assert_int_equal(train_item_graph_init(&g, &data, &c, sx, D, error), 0);
@@ -180,7 +161,7 @@ static void threads_give_same_rows(void **state)
     char error[MODEL_ERROR_SIZE];
     size_t n = sizeof one / sizeof one[0];
 
-    make_data(&data);
+    make_split_fixture(&data);
     fill(one, n, 4);
     assert_int_equal(train_item_graph_init(&g, &data, &c, one, D, error), 0);
     memcpy(three, g.own, sizeof three);
