@@ -77,7 +77,8 @@ static int sampled_rank(struct train_model *const *models, int n_models, const f
         do
             item = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
         while (mark[item] == stamp);
-        if (ensemble_score(models, n_models, h, stride, d, item) > target_score)
+        /* a NaN score ranks above the target, so broken weights never score hits */
+        if (!(ensemble_score(models, n_models, h, stride, d, item) <= target_score))
             rank++;
     }
     return rank;
@@ -91,7 +92,7 @@ static int full_rank(const float *scores, int target, int n_items, const int *ma
     int rank = 0;
 
     for (int item = 1; item <= n_items; item++)
-        if (mark[item] != stamp && scores[item - 1] > target_score)
+        if (mark[item] != stamp && !(scores[item - 1] <= target_score))
             rank++;
     return rank;
 }

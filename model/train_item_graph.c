@@ -1,5 +1,6 @@
 #include "train_item_graph.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -151,10 +152,30 @@ static int transpose(struct train_item_graph *g)
     return 0;
 }
 
+int train_item_graph_check(const struct train_item_graph_config *c, char *error)
+{
+    if (c->window < 1 || c->max_neighbors < 0) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid item graph: window %d and max_neighbors %d; expected a window of 1 or more and 0 (all) "
+                 "or more neighbours",
+                 c->window, c->max_neighbors);
+        return -1;
+    }
+    if (!(c->alpha > 0.0f && c->alpha <= 1.0f) || !(c->shrink > 0.0f && isfinite(c->shrink))) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid item graph: alpha %g and shrink %g; expected alpha in (0, 1] and a finite shrink above 0",
+                 c->alpha, c->shrink);
+        return -1;
+    }
+    return 0;
+}
+
 int train_item_graph_init(struct train_item_graph *g, const struct train_sequences *s,
                           const struct train_item_graph_config *config, float *embedding, int d, char *error)
 {
     memset(g, 0, sizeof *g);
+    if (train_item_graph_check(config, error) != 0)
+        return -1;
     g->n_items = s->n_items;
     g->d = d;
     size_t rows = (size_t)s->n_items + 1;
@@ -234,7 +255,11 @@ static void mix(const struct train_item_graph *g, const long *offsets, const int
     struct mix_job jobs[MAX_GRAPH_THREADS];
     pthread_t ids[MAX_GRAPH_THREADS];
     int started[MAX_GRAPH_THREADS] = {0};
-    int threads = g->threads < 1 ? 1 : g->threads > MAX_GRAPH_THREADS ? MAX_GRAPH_THREADS : g->threads;
+    int threads = g->threads;
+    if (threads < 1)
+        threads = 1;
+    if (threads > MAX_GRAPH_THREADS)
+        threads = MAX_GRAPH_THREADS;
 
     for (int t = 0; t < threads; t++)
         jobs[t] = (struct mix_job){g, offsets, item, weight, in, out, 1 + (int)((long long)g->n_items * t / threads),

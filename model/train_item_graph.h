@@ -47,6 +47,11 @@ struct train_item_graph {
     int threads;    /* for compose and backward, which give the same result at any count; 1 after init */
 };
 
+/* Returns 0 when config is usable: a window of 1 or more, max_neighbors 0
+ * or more, alpha in (0, 1] and a finite shrink above 0. Else -1 with a
+ * message in error[MODEL_ERROR_SIZE]. */
+int train_item_graph_check(const struct train_item_graph_config *config, char *error);
+
 /* Builds the graph from the training part of s and takes the item rows of
  * embedding (row i for item i, d floats each) as the own vectors, then
  * writes the smoothed rows into embedding. Returns 0, or -1 with a message

@@ -97,6 +97,10 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         train_session_free(s);
         return -1;
     }
+    if (config->smooth.n_windows > 0 && train_smooth_check(&config->smooth, error) != 0) {
+        train_session_free(s);
+        return -1;
+    }
     if (config->item_graph.window > 0 &&
         train_item_graph_init(&s->graph, data, &config->item_graph, model->params.embedding, model->config.d_model,
                               error) != 0) {

@@ -71,7 +71,8 @@ struct train_loop_config {
     struct train_item_graph_config item_graph; /* window > 0: item rows are smoothed with their neighbours'
                                     (train_item_graph.h); window 0: off */
     struct train_smooth_config smooth; /* n_windows > 0: after training, the best item-graph smoothing
-                                    by validation HR@10 is applied to the best weights (train_smooth.h) */
+                                    by validation HR@10 is applied to the best weights (train_smooth.h);
+                                    not when max_steps ends the run, which keeps the last weights */
     float ema_decay;             /* 0: off. In [0, 1): validation, the best weights and the weights
                                     left in the model are an exponential moving average of the
                                     weights, ema = decay * ema + (1 - decay) * weights after each update */

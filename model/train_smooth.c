@@ -27,6 +27,30 @@ static int score(struct train_model *m, const struct train_sequences *s, const f
     return 0;
 }
 
+int train_smooth_check(const struct train_smooth_config *c, char *error)
+{
+    if (c->n_windows < 0 || c->n_windows > TRAIN_SMOOTH_CHOICES || c->n_shrinks < 1 ||
+        c->n_shrinks > TRAIN_SMOOTH_CHOICES || c->n_alphas < 1 || c->n_alphas > TRAIN_SMOOTH_CHOICES) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid smoothing choices: %d windows, %d shrinks, %d alphas; expected 0 to %d windows and 1 to %d "
+                 "of the others",
+                 c->n_windows, c->n_shrinks, c->n_alphas, TRAIN_SMOOTH_CHOICES, TRAIN_SMOOTH_CHOICES);
+        return -1;
+    }
+
+    for (int w = 0; w < c->n_windows; w++)
+        for (int k = 0; k < c->n_shrinks; k++)
+            for (int a = 0; a < c->n_alphas; a++) {
+                struct train_item_graph_config one = {.window = c->windows[w],
+                                                      .max_neighbors = c->max_neighbors,
+                                                      .alpha = c->alphas[a],
+                                                      .shrink = c->shrinks[k]};
+                if (train_item_graph_check(&one, error) != 0)
+                    return -1;
+            }
+    return 0;
+}
+
 int train_smooth_select(struct train_model *m, const struct train_sequences *s,
                         const struct train_smooth_config *config, const struct train_eval_config *validation,
                         struct train_smooth_result *result, char *error)
@@ -37,6 +61,10 @@ int train_smooth_select(struct train_model *m, const struct train_sequences *s,
     double hr10 = 0.0;
 
     memset(result, 0, sizeof *result);
+    if (train_smooth_check(config, error) != 0) {
+        free(trained);
+        return -1;
+    }
     if (!trained) {
         snprintf(error, MODEL_ERROR_SIZE, "out of memory saving %d item rows for smoothing", s->n_items);
         return -1;

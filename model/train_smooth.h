@@ -37,6 +37,12 @@ struct train_smooth_result {
     int tried;                             /* combinations scored */
 };
 
+/* Returns 0 when every combination of c is a usable item graph
+ * (train_item_graph_check) and each list has 1 to TRAIN_SMOOTH_CHOICES
+ * values (the windows 0 to turn smoothing off). Else -1 with a message in
+ * error[MODEL_ERROR_SIZE]. */
+int train_smooth_check(const struct train_smooth_config *c, char *error);
+
 /* Scores every combination on the validation items of s with validation
  * (pad_left and user_token_base as trained) and leaves the best weights in
  * m. Returns 0, or -1 with a message in error[MODEL_ERROR_SIZE]; on error

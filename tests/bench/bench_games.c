@@ -57,7 +57,14 @@
  * --smooth-neighbors). A games_smoothing line before the split lines
  * reports the choice (window=0: none beat the trained weights); with
  * --ensemble each member prints its own, with member=K, before its
- * games_member line. The saved weights are the smoothed ones.
+ * games_member line, whose hr10 and ndcg10 are the smoothed member's and
+ * whose valid_hr10 is the best of training, before smoothing. The saved
+ * weights are the smoothed ones, so --load of a saved file smooths again
+ * unless --smooth-windows 0 (a second smoothing stays only if it beats the
+ * loaded weights). --load scores the combinations on the validation sample
+ * of --seed + 1: pass the --seed the weights were trained with. A run ended
+ * by --max-steps is not smoothed. train_seconds includes the search (a few
+ * seconds per combination) and is 0 with --load.
  * Progress goes to stderr. stdout gets (after any games_member lines) the
  * validation and the test metrics split by the held-out item's count in
  * the training data (games_valid_by_train_count, games_by_train_count). The
@@ -69,6 +76,7 @@
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,21 +121,25 @@ static double clock_seconds(clockid_t clock)
 }
 
 /* Parses 1 to TRAIN_SMOOTH_CHOICES comma-separated numbers. Returns the
- * count, or -1 when there are none or more or one is not a number. */
+ * count, or -1 for an empty list or entry, more numbers, or anything that
+ * is not a finite number. */
 static int parse_list(const char *value, float *out)
 {
-    char copy[256], *end;
+    const char *p = value;
     int n = 0;
 
-    snprintf(copy, sizeof copy, "%s", value);
-    for (char *state = NULL, *part = strtok_r(copy, ",", &state); part; part = strtok_r(NULL, ",", &state)) {
+    for (;;) {
+        char *end;
         if (n == TRAIN_SMOOTH_CHOICES)
             return -1;
-        out[n++] = strtof(part, &end);
-        if (end == part || *end)
+        out[n] = strtof(p, &end);
+        if (end == p || !isfinite(out[n]) || (*end != ',' && *end != '\0'))
             return -1;
+        n++;
+        if (*end == '\0')
+            return n;
+        p = end + 1;
     }
-    return n > 0 ? n : -1;
 }
 
 /* "0" turns the smoothing after training off. */
@@ -251,9 +263,17 @@ static int parse_options(struct options *o, int argc, char **argv)
         }
         if (bad_list) {
             fprintf(stderr, "bench_games: invalid %s %s: expected 1 to %d comma-separated numbers%s\n", name,
-                    value, TRAIN_SMOOTH_CHOICES, strcmp(name, "--smooth-windows") == 0 ? " of 1 or more" : "");
+                    value, TRAIN_SMOOTH_CHOICES,
+                    strcmp(name, "--smooth-windows") == 0 ? ", whole and 1 or more (or 0 for none)" : "");
             return -1;
         }
+    }
+
+    char error[MODEL_ERROR_SIZE];
+    if ((o->graph.window > 0 && train_item_graph_check(&o->graph, error) != 0) ||
+        train_smooth_check(&o->smooth, error) != 0) {
+        fprintf(stderr, "bench_games: %s (check the --graph-* and --smooth-* options)\n", error);
+        return -1;
     }
     return 0;
 }

@@ -424,10 +424,10 @@ static void resume_with_item_graph(void **state)
     check_resume(0.0f, 0, 1);
 }
 
-/* The smoothing left in the model is the trained weights smoothed with the
- * chosen combination (or the trained weights when none won), its reported
- * HR@10 is that of the weights left, and a run asked to smooth ends with
- * the same weights as a plain run followed by train_smooth_select. */
+/* The weights left in the model are the trained weights smoothed with the
+ * chosen combination, or the trained weights when none won. The reported
+ * HR@10 is that of the weights left. A run asked to smooth ends with the
+ * same weights as a plain run followed by train_smooth_select. */
 static void smoothing_is_chosen_on_validation(void **state)
 {
     (void)state;
@@ -476,6 +476,31 @@ static void smoothing_is_chosen_on_validation(void **state)
     train_session_free(&s);
     train_model_free(&plain);
     train_model_free(&smoothed);
+    train_sequences_free(&data);
+}
+
+/* Broken weights must not look perfect: a NaN score ranks above the
+ * target, so a model whose item rows are NaN has no hits. */
+static void nan_scores_never_hit(void **state)
+{
+    (void)state;
+    static struct train_model m;
+    struct train_sequences data;
+    struct train_eval_result r;
+    char error[MODEL_ERROR_SIZE];
+
+    make_data(&data);
+    train(&m, &data, 0.0f, 20, 0);
+    struct train_eval_config ec = {.max_users = 0, .n_negatives = 20, .seed = 4};
+    assert_int_equal(train_eval_ranking(&m, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error), 0);
+    assert_true(r.hr10 > 0.5);
+
+    for (size_t i = 0; i < (size_t)(N_ITEMS + 1) * m.config.d_model; i++)
+        m.params.embedding[i] = NAN;
+    assert_int_equal(train_eval_ranking(&m, &data, TRAIN_HOLDOUT_TEST, &ec, &r, error), 0);
+    assert_true(r.hr10 == 0.0 && r.ndcg10 == 0.0);
+
+    train_model_free(&m);
     train_sequences_free(&data);
 }
 
@@ -585,6 +610,7 @@ int main(void)
         cmocka_unit_test(resume_with_item_features),
         cmocka_unit_test(resume_with_item_graph),
         cmocka_unit_test(smoothing_is_chosen_on_validation),
+        cmocka_unit_test(nan_scores_never_hit),
         cmocka_unit_test(ema_follows_update_rule),
         cmocka_unit_test(invalid_ema_decay),
         cmocka_unit_test(checkpoint_rejects_other_config),

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "train_data.h"
 #include "train_item_graph.h"
+#include "train_smooth.h"
 #include "../support/split_fixture.h"
 
 enum { N_ITEMS = SPLIT_FIXTURE_ITEMS, D = 3 };
@@ -179,6 +180,41 @@ static void threads_give_same_rows(void **state)
     train_sequences_free(&data);
 }
 
+/* A bad value would poison every row (NaN) or divide by zero for items
+ * seen once, so the graph refuses it and names it. */
+static void invalid_configs_rejected(void **state)
+{
+    (void)state;
+    struct train_sequences data;
+    struct train_item_graph g;
+    float embedding[(N_ITEMS + 1) * D] = {0};
+    char error[MODEL_ERROR_SIZE];
+    const struct train_item_graph_config bad[] = {
+        {.window = 0, .alpha = 0.5f, .shrink = 1.0f},
+        {.window = 1, .max_neighbors = -1, .alpha = 0.5f, .shrink = 1.0f},
+        {.window = 1, .alpha = NAN, .shrink = 1.0f},
+        {.window = 1, .alpha = 1.5f, .shrink = 1.0f},
+        {.window = 1, .alpha = 0.0f, .shrink = 1.0f},
+        {.window = 1, .alpha = 0.5f, .shrink = -1.0f},
+        {.window = 1, .alpha = 0.5f, .shrink = INFINITY},
+    };
+
+    make_split_fixture(&data);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        error[0] = '\0';
+        assert_int_equal(train_item_graph_init(&g, &data, &bad[k], embedding, D, error), -1);
+        assert_non_null(strstr(error, "invalid item graph"));
+    }
+    struct train_smooth_config choices = {.n_windows = 1, .windows = {2}, .n_shrinks = 1, .shrinks = {30.0f},
+                                          .n_alphas = 2, .alphas = {0.5f, 2.0f}};
+    assert_int_equal(train_smooth_check(&choices, error), -1);
+    assert_non_null(strstr(error, "alpha 2"));
+    choices.alphas[1] = 1.0f;
+    assert_int_equal(train_smooth_check(&choices, error), 0);
+
+    train_sequences_free(&data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +223,7 @@ int main(void)
         cmocka_unit_test(rows_follow_formula),
         cmocka_unit_test(backward_is_adjoint),
         cmocka_unit_test(threads_give_same_rows),
+        cmocka_unit_test(invalid_configs_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
