@@ -77,7 +77,7 @@ static int sampled_rank(struct train_model *const *models, int n_models, const f
         do
             item = 1 + (int)(train_random_next(rng) % (uint64_t)n_items);
         while (mark[item] == stamp);
-        /* a NaN score ranks above the target, so broken weights never score hits */
+        /* A NaN score ranks above the target, so broken weights score no hits. */
         if (!(ensemble_score(models, n_models, h, stride, d, item) <= target_score))
             rank++;
     }

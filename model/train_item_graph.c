@@ -18,8 +18,8 @@ static int compare_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Most frequent first; equal counts by item id, so the kept set is the same
- * on every run. */
+/* Orders the most frequent neighbours first, equal counts by item id, so the
+ * neighbours kept are the same on every run. */
 static int compare_neighbor(const void *a, const void *b)
 {
     const struct neighbor_count *x = a, *y = b;
@@ -28,15 +28,16 @@ static int compare_neighbor(const void *a, const void *b)
     return x->item < y->item ? -1 : x->item > y->item;
 }
 
-/* Every ordered pair (i, j) of training positions at most window apart, as
- * i * (n_items + 1) + j, sorted. Returns the pair count, or -1 when out of
- * memory. */
+/* Collects every ordered pair (i, j) of items at most window positions
+ * apart in a training part, as i * (n_items + 1) + j, sorted. Returns the
+ * pair count, or -1 when out of memory. */
 static long collect_pairs(const struct train_sequences *s, int window, uint64_t **pairs_out)
 {
     long n = 0;
 
     for (int u = 0; u < s->n_users; u++) {
         long len = train_split_train_length(s, u);
+
         for (long p = 0; p < len; p++)
             n += (p < window ? p : window) + (len - 1 - p < window ? len - 1 - p : window);
     }
@@ -59,32 +60,36 @@ static long collect_pairs(const struct train_sequences *s, int window, uint64_t 
     return n;
 }
 
-/* Turns one item's run of sorted pairs into its kept neighbours and their
- * weights beta * count / kept total, appended at g->neighbor[*next]. */
+/* Turns one item's run of sorted pairs into its neighbours, with weights
+ * beta * count / (total count of the neighbours kept), appended at
+ * g->neighbor[*next]. counts is scratch for n entries. */
 static void add_row(struct train_item_graph *g, const struct train_item_graph_config *c, int item,
-                    const uint64_t *pairs, long n, int training_count, struct neighbor_count *row, long *next)
+                    const uint64_t *pairs, long n, int training_count, struct neighbor_count *counts, long *next)
 {
     uint64_t stride = (uint64_t)g->n_items + 1;
     int distinct = 0;
 
     for (long k = 0; k < n; k++) {
         int j = (int)(pairs[k] % stride);
-        if (distinct > 0 && row[distinct - 1].item == j)
-            row[distinct - 1].count++;
+        if (distinct > 0 && counts[distinct - 1].item == j)
+            counts[distinct - 1].count++;
         else
-            row[distinct++] = (struct neighbor_count){j, 1};
+            counts[distinct++] = (struct neighbor_count){j, 1};
     }
-    qsort(row, (size_t)distinct, sizeof *row, compare_neighbor);
+    qsort(counts, (size_t)distinct, sizeof *counts, compare_neighbor);
 
-    int kept = c->max_neighbors > 0 && distinct > c->max_neighbors ? c->max_neighbors : distinct;
+    int n_neighbors = distinct;
+    if (c->max_neighbors > 0 && n_neighbors > c->max_neighbors)
+        n_neighbors = c->max_neighbors;
     long total = 0;
-    for (int k = 0; k < kept; k++)
-        total += row[k].count;
+    for (int k = 0; k < n_neighbors; k++)
+        total += counts[k].count;
+
     float beta = c->alpha * c->shrink / (c->shrink + (float)training_count);
     g->self[item] = 1.0f - beta;
-    for (int k = 0; k < kept; k++) {
-        g->neighbor[*next] = row[k].item;
-        g->weight[*next] = beta * (float)row[k].count / (float)total;
+    for (int k = 0; k < n_neighbors; k++) {
+        g->neighbor[*next] = counts[k].item;
+        g->weight[*next] = beta * (float)counts[k].count / (float)total;
         (*next)++;
     }
 }
@@ -94,13 +99,13 @@ static int build(struct train_item_graph *g, const struct train_sequences *s, co
     uint64_t *pairs = NULL;
     long n = collect_pairs(s, c->window, &pairs);
     int *count = train_split_training_counts(s);
-    struct neighbor_count *row = malloc((size_t)(n > 0 ? n : 1) * sizeof *row);
+    struct neighbor_count *counts = malloc((size_t)(n > 0 ? n : 1) * sizeof *counts);
     g->neighbor = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
     g->weight = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (n < 0 || !count || !row || !g->neighbor || !g->weight) {
+    if (n < 0 || !count || !counts || !g->neighbor || !g->weight) {
         free(pairs);
         free(count);
-        free(row);
+        free(counts);
         return -1;
     }
 
@@ -112,19 +117,19 @@ static int build(struct train_item_graph *g, const struct train_sequences *s, co
         while (end < n && pairs[end] / stride == (uint64_t)i)
             end++;
         if (i > 0 && end > begin)
-            add_row(g, c, i, pairs + begin, end - begin, count[i], row, &next);
+            add_row(g, c, i, pairs + begin, end - begin, count[i], counts, &next);
         begin = end;
     }
     g->offsets[g->n_items + 1] = next;
 
     free(pairs);
     free(count);
-    free(row);
+    free(counts);
     return 0;
 }
 
-/* Lists the entries of every row by neighbour, so the gradient map can
- * gather into each own vector instead of scattering into it. */
+/* Lists the entries of every row by neighbour, so that the gradient map
+ * gathers into each own vector instead of scattering into it. */
 static int transpose(struct train_item_graph *g)
 {
     long n = g->offsets[g->n_items + 1];
@@ -176,6 +181,7 @@ int train_item_graph_init(struct train_item_graph *g, const struct train_sequenc
     memset(g, 0, sizeof *g);
     if (train_item_graph_check(config, error) != 0)
         return -1;
+
     g->n_items = s->n_items;
     g->d = d;
     size_t rows = (size_t)s->n_items + 1;
@@ -193,8 +199,18 @@ int train_item_graph_init(struct train_item_graph *g, const struct train_sequenc
         return -1;
     }
 
-    memcpy(g->own, embedding, rows * d * sizeof(float));
     train_item_graph_compose(g, embedding);
+    return 0;
+}
+
+int train_item_graph_smooth(const struct train_sequences *s, const struct train_item_graph_config *config,
+                            float *embedding, int d, char *error)
+{
+    struct train_item_graph g;
+
+    if (train_item_graph_init(&g, s, config, embedding, d, error) != 0)
+        return -1;
+    train_item_graph_free(&g);
     return 0;
 }
 
@@ -212,8 +228,8 @@ void train_item_graph_free(struct train_item_graph *g)
     memset(g, 0, sizeof *g);
 }
 
-/* One thread's share of a row-wise mix: out_i = self_i * in_i + sum_k
- * weight_k * in_{item_k} over the entries of row i, for items [i0, i1). */
+/* A thread's share of a row-wise mix, items [i0, i1): out_i = self_i *
+ * in_i + the sum of weight_k * in_{item_k} over the entries k of row i. */
 struct mix_job {
     const struct train_item_graph *g;
     const long *offsets;
@@ -247,7 +263,7 @@ static void *mix_rows(void *arg)
 
 #define MAX_GRAPH_THREADS 16
 
-/* Mixes items 1..n_items of in into out over g->threads threads; each row
+/* Mixes items 1..n_items of in into out over g->threads threads. Each row
  * is summed in the same order by whichever thread owns it. */
 static void mix(const struct train_item_graph *g, const long *offsets, const int *item, const float *weight,
                 const float *in, float *out)
@@ -256,6 +272,7 @@ static void mix(const struct train_item_graph *g, const long *offsets, const int
     pthread_t ids[MAX_GRAPH_THREADS];
     int started[MAX_GRAPH_THREADS] = {0};
     int threads = g->threads;
+
     if (threads < 1)
         threads = 1;
     if (threads > MAX_GRAPH_THREADS)

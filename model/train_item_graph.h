@@ -27,29 +27,33 @@
 #include "train_data.h"
 
 struct train_item_graph_config {
-    int window;        /* neighbours: items at most this many positions apart; 0: off */
-    int max_neighbors; /* most frequent neighbours kept per item; 0: all */
-    float alpha;       /* weight of the neighbour mean, in (0, 1], for an item never seen... */
-    float shrink;      /* ...and the count at which it halves */
+    int window;        /* neighbours are the items at most this many positions apart; 0 turns the graph off */
+    int max_neighbors; /* most frequent neighbours kept per item; 0 keeps all */
+    float alpha;       /* weight of the neighbour mean for an item never seen, in (0, 1] */
+    float shrink;      /* training count at which that weight halves */
 };
 
+/* Sparse rows in compressed form: the entries of item i are
+ * [offsets[i], offsets[i + 1]) of neighbor and weight. The in_ arrays list
+ * the same entries by neighbour, so that item j's entries name the items
+ * whose rows use j. */
 struct train_item_graph {
     int n_items, d;
-    long *offsets;  /* [n_items + 2]; item i's neighbours are neighbor[offsets[i] .. offsets[i+1]) */
+    long *offsets;    /* [n_items + 2] */
     int *neighbor;
-    float *weight;  /* beta_i * w_ij, per neighbour entry */
-    float *self;    /* [n_items + 1] 1 - beta_i, 1 for an item without neighbours */
-    long *in_offsets; /* [n_items + 2]; the same entries by neighbour: item j appears in the rows of */
-    int *in_item;     /* in_item[in_offsets[j] .. in_offsets[j+1]) with weight in_weight */
+    float *weight;    /* beta_i * w_ij */
+    long *in_offsets; /* [n_items + 2] */
+    int *in_item;
     float *in_weight;
-    float *own;     /* [n_items + 1, d] own vectors, row i for item i */
-    float *scratch; /* [n_items + 1, d] */
-    int threads;    /* for compose and backward, which give the same result at any count; 1 after init */
+    float *self;      /* [n_items + 1] 1 - beta_i, or 1 for an item without neighbours */
+    float *own;       /* [n_items + 1, d] own vectors, row i for item i */
+    float *scratch;   /* [n_items + 1, d] */
+    int threads;      /* threads of compose and backward, whose result does not depend on it; 1 after init */
 };
 
-/* Returns 0 when config is usable: a window of 1 or more, max_neighbors 0
- * or more, alpha in (0, 1] and a finite shrink above 0. Else -1 with a
- * message in error[MODEL_ERROR_SIZE]. */
+/* Checks config: a window of 1 or more, max_neighbors 0 or more, alpha in
+ * (0, 1] and a finite shrink above 0. Returns 0, or -1 with a message in
+ * error[MODEL_ERROR_SIZE]. */
 int train_item_graph_check(const struct train_item_graph_config *config, char *error);
 
 /* Builds the graph from the training part of s and takes the item rows of
@@ -59,6 +63,12 @@ int train_item_graph_check(const struct train_item_graph_config *config, char *e
 int train_item_graph_init(struct train_item_graph *g, const struct train_sequences *s,
                           const struct train_item_graph_config *config, float *embedding, int d, char *error);
 void train_item_graph_free(struct train_item_graph *g);
+
+/* Smooths the item rows of embedding once, in place: a graph is built,
+ * applied and freed. Returns 0, or -1 with a message in
+ * error[MODEL_ERROR_SIZE], leaving embedding unchanged. */
+int train_item_graph_smooth(const struct train_sequences *s, const struct train_item_graph_config *config,
+                            float *embedding, int d, char *error);
 
 /* Replaces the gradient of the smoothed rows by the gradient of the own
  * vectors: g_own_j = (1 - beta_j) g_j + sum_i beta_i w_ij g_i. */
@@ -71,7 +81,7 @@ void train_item_graph_load_own(const struct train_item_graph *g, float *embeddin
  * smoothed rows in their place. */
 void train_item_graph_compose(struct train_item_graph *g, float *embedding);
 
-/* Write and read the checkpoint state: the own vectors. Both return 0, or
+/* Write and read the checkpoint state, the own vectors. Both return 0, or
  * -1 on a short write or read. */
 int train_item_graph_write(const struct train_item_graph *g, FILE *out);
 int train_item_graph_read(struct train_item_graph *g, FILE *in);

@@ -169,7 +169,7 @@ float train_positional_encoding(int pos, int i, int C)
 void train_embedding_forward(float *out, const int *tokens, const float *embedding, int B, int T, int C)
 {
     float scale = sqrtf((float)C);
-    float encoding[C]; /* one position's row, shared by the whole batch: sin and cos are costly */
+    float encoding[C]; /* position t's encoding, computed once per batch because sin and cos are costly */
 
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < C; i++)

@@ -101,13 +101,14 @@ int train_session_init(struct train_session *s, struct train_model *model, const
         train_session_free(s);
         return -1;
     }
-    if (config->item_graph.window > 0 &&
-        train_item_graph_init(&s->graph, data, &config->item_graph, model->params.embedding, model->config.d_model,
-                              error) != 0) {
-        train_session_free(s);
-        return -1;
+    if (config->item_graph.window > 0) {
+        if (train_item_graph_init(&s->graph, data, &config->item_graph, model->params.embedding,
+                                  model->config.d_model, error) != 0) {
+            train_session_free(s);
+            return -1;
+        }
+        s->graph.threads = model->loss_threads;
     }
-    s->graph.threads = model->loss_threads;
     s->batch.pad_left = config->pad_left;
     if (config->user_tokens)
         s->batch.user_token_base = data->n_items + 1 + config->noise_tokens;
@@ -274,7 +275,7 @@ static void swap_ema(struct train_session *s)
     }
 }
 
-/* The validation settings of the run, in the batch layout it trains with. */
+/* Returns the run's validation settings in the batch layout it trains with. */
 static struct train_eval_config validation_config(const struct train_session *s)
 {
     struct train_eval_config vc = s->config.validation;

@@ -5,21 +5,19 @@
 
 #include "model.h"
 
-/* Smooths the trained rows (in trained) into m's embedding with graph
- * config c and returns the validation HR@10 in *hr10. */
+/* Scores the trained rows smoothed with c (unsmoothed when c->window is 0):
+ * copies them into m's embedding, smooths them and stores the validation
+ * HR@10 in *hr10. */
 static int score(struct train_model *m, const struct train_sequences *s, const float *trained,
                  const struct train_item_graph_config *c, const struct train_eval_config *validation, double *hr10,
                  char *error)
 {
-    struct train_item_graph g;
     struct train_eval_result r;
     size_t rows = ((size_t)s->n_items + 1) * m->config.d_model;
 
     memcpy(m->params.embedding, trained, rows * sizeof(float));
-    if (c->window > 0 && train_item_graph_init(&g, s, c, m->params.embedding, m->config.d_model, error) != 0)
+    if (c->window > 0 && train_item_graph_smooth(s, c, m->params.embedding, m->config.d_model, error) != 0)
         return -1;
-    if (c->window > 0)
-        train_item_graph_free(&g);
 
     if (train_eval_ranking(m, s, TRAIN_HOLDOUT_VALID, validation, &r, error) != 0)
         return -1;
@@ -56,23 +54,21 @@ int train_smooth_select(struct train_model *m, const struct train_sequences *s,
                         struct train_smooth_result *result, char *error)
 {
     size_t rows = ((size_t)s->n_items + 1) * m->config.d_model;
-    float *trained = malloc(rows * sizeof(float));
     struct train_item_graph_config none = {0}, best = {0};
     double hr10 = 0.0;
 
     memset(result, 0, sizeof *result);
-    if (train_smooth_check(config, error) != 0) {
-        free(trained);
+    if (train_smooth_check(config, error) != 0)
         return -1;
-    }
+    float *trained = malloc(rows * sizeof(float));
     if (!trained) {
         snprintf(error, MODEL_ERROR_SIZE, "out of memory saving %d item rows for smoothing", s->n_items);
         return -1;
     }
     memcpy(trained, m->params.embedding, rows * sizeof(float));
+
     int status = score(m, s, trained, &none, validation, &result->unsmoothed_hr10, error);
     result->hr10 = result->unsmoothed_hr10;
-
     for (int w = 0; status == 0 && w < config->n_windows; w++)
         for (int k = 0; status == 0 && k < config->n_shrinks; k++)
             for (int a = 0; status == 0 && a < config->n_alphas; a++) {
@@ -88,8 +84,10 @@ int train_smooth_select(struct train_model *m, const struct train_sequences *s,
                 }
             }
 
-    if (status == 0)
-        status = score(m, s, trained, &best, validation, &hr10, error);
+    /* the graph is deterministic, so smoothing again gives the rows scored */
+    memcpy(m->params.embedding, trained, rows * sizeof(float));
+    if (status == 0 && best.window > 0)
+        status = train_item_graph_smooth(s, &best, m->params.embedding, m->config.d_model, error);
     if (status != 0)
         memcpy(m->params.embedding, trained, rows * sizeof(float));
     result->chosen = best;

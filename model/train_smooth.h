@@ -6,10 +6,9 @@
  * beats the weights as trained, they stay unsmoothed. The test items play
  * no part in the choice.
  *
- * Smoothing after training moves each rarely seen item towards the items
- * next to it in the training sequences; their vectors had many more
- * updates. The saved weights hold the smoothed rows, so inference is
- * unchanged.
+ * Smoothing moves each rarely seen item towards the items next to it in the
+ * training sequences, whose vectors had many more updates. The saved
+ * weights contain the smoothed rows, so inference is unchanged.
  */
 #ifndef INTENTD_TRAIN_SMOOTH_H
 #define INTENTD_TRAIN_SMOOTH_H
@@ -37,15 +36,15 @@ struct train_smooth_result {
     int tried;                             /* combinations scored */
 };
 
-/* Returns 0 when every combination of c is a usable item graph
- * (train_item_graph_check) and each list has 1 to TRAIN_SMOOTH_CHOICES
- * values (the windows 0 to turn smoothing off). Else -1 with a message in
+/* Checks c: each list has 1 to TRAIN_SMOOTH_CHOICES values (the windows
+ * may have 0, which turns smoothing off), and every combination is a valid
+ * item graph (train_item_graph_check). Returns 0, or -1 with a message in
  * error[MODEL_ERROR_SIZE]. */
 int train_smooth_check(const struct train_smooth_config *c, char *error);
 
 /* Scores every combination on the validation items of s with validation
  * (pad_left and user_token_base as trained) and leaves the best weights in
- * m. Returns 0, or -1 with a message in error[MODEL_ERROR_SIZE]; on error
+ * m. Returns 0, or -1 with a message in error[MODEL_ERROR_SIZE]. On error
  * the weights are as trained. */
 int train_smooth_select(struct train_model *m, const struct train_sequences *s,
                         const struct train_smooth_config *config, const struct train_eval_config *validation,
