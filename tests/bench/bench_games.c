@@ -153,9 +153,10 @@ static int parse_windows(const char *value, struct train_smooth_config *c)
     }
     c->n_windows = parse_list(value, windows);
     for (int k = 0; k < c->n_windows; k++) {
-        c->windows[k] = (int)windows[k];
-        if (c->windows[k] < 1 || (float)c->windows[k] != windows[k])
+        /* Checked as a float first, because converting one outside the int range is undefined. */
+        if (!(windows[k] >= 1.0f && windows[k] < 2147483648.0f) || windows[k] != floorf(windows[k]))
             return -1;
+        c->windows[k] = (int)windows[k];
     }
     return c->n_windows < 0 ? -1 : 0;
 }
