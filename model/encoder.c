@@ -91,8 +91,7 @@ static void encode_chunk(const struct model *m, const struct model_layer_workspa
     };
     for (int l = 0; l < c->n_encoder_layers; l++)
         model_layer_encoder(m, l, x, &lb, ws);
-    model_layernorm(x, x, m->params.encoder_norm_weight, m->params.encoder_norm_bias, rows, d, c->layer_norm_eps,
-                    NULL, NULL);
+    model_norm(c, x, x, m->params.encoder_norm_weight, m->params.encoder_norm_bias, rows);
 
     if (hidden)
         memcpy(hidden, x, (size_t)rows * d * sizeof(float));

@@ -84,8 +84,8 @@ static int encode_rows(const struct model *m, struct model_kv_cache *cache, stru
     }
 
     /* Only the last row's final state is kept: it is the intent embedding. */
-    model_layernorm(cache->pooled, x + (size_t)(n - 1) * d, m->params.encoder_norm_weight,
-                    m->params.encoder_norm_bias, 1, d, c->layer_norm_eps, NULL, NULL);
+    model_norm(c, cache->pooled, x + (size_t)(n - 1) * d, m->params.encoder_norm_weight,
+               m->params.encoder_norm_bias, 1);
     memcpy(cache->tokens + cache->length, tokens, (size_t)n * sizeof(int));
     cache->length += n;
     return 0;

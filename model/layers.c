@@ -31,7 +31,7 @@ static const float *sublayer_input(const struct model *m, float *x, int rows, co
     const struct model_config *c = &m->config;
     if (c->norm != MODEL_NORM_PRE)
         return x;
-    model_layernorm(ws->in, x, norm_w, norm_b, rows, c->d_model, c->layer_norm_eps, NULL, NULL);
+    model_norm(c, ws->in, x, norm_w, norm_b, rows);
     return ws->in;
 }
 
@@ -40,7 +40,7 @@ static void sublayer_output(const struct model *m, float *x, int rows, const flo
 {
     const struct model_config *c = &m->config;
     if (c->norm == MODEL_NORM_POST)
-        model_layernorm(x, x, norm_w, norm_b, rows, c->d_model, c->layer_norm_eps, NULL, NULL);
+        model_norm(c, x, x, norm_w, norm_b, rows);
 }
 
 void model_layer_self_attention(const struct model *m, const struct model_attention_params *p,

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "head_quant.h"
+#include "kernels.h"
 #include "linear_packed.h"
 
 int model_create(struct model *m, const struct model_config *c, unsigned long long seed, char *error)
@@ -35,7 +36,7 @@ int model_prepare(struct model *m, char *error)
         return -1;
     }
     for (int pos = 0; pos < rows; pos++)
-        model_positional_encoding(pos, d, m->positional + (size_t)pos * d);
+        model_positional_row(&m->config, pos, m->positional + (size_t)pos * d);
     m->positional_rows = rows;
     return 0;
 }
@@ -71,10 +72,35 @@ void model_positional_encoding(int pos, int d, float *out)
     }
 }
 
+void model_positional_row(const struct model_config *c, int pos, float *out)
+{
+    int w = c->d_model / c->towers;
+
+    for (int g = 0; g < c->towers; g++)
+        model_positional_encoding(pos, w, out + (size_t)g * w);
+}
+
+void model_norm(const struct model_config *c, float *y, const float *x, const float *gamma, const float *beta,
+                int rows)
+{
+    int d = c->d_model, w = d / c->towers;
+
+    if (c->towers == 1) {
+        model_layernorm(y, x, gamma, beta, rows, d, c->layer_norm_eps, NULL, NULL);
+        return;
+    }
+    for (int r = 0; r < rows; r++) {
+        size_t row = (size_t)r * d;
+        for (int g = 0; g < c->towers; g++)
+            model_layernorm(y + row + (size_t)g * w, x + row + (size_t)g * w, gamma + (size_t)g * w,
+                            beta + (size_t)g * w, 1, w, c->layer_norm_eps, NULL, NULL);
+    }
+}
+
 void model_embed(const struct model *m, const int *tokens, int n, int pos, float *out)
 {
     int d = m->config.d_model;
-    float scale = sqrtf((float)d);
+    float scale = sqrtf((float)(d / m->config.towers));
 
     for (int t = 0; t < n; t++) {
         const float *e = m->params.embedding + (size_t)tokens[t] * d;
@@ -83,7 +109,7 @@ void model_embed(const struct model *m, const int *tokens, int n, int pos, float
         if (pos + t < m->positional_rows)
             memcpy(row, m->positional + (size_t)(pos + t) * d, (size_t)d * sizeof(float));
         else
-            model_positional_encoding(pos + t, d, row);
+            model_positional_row(&m->config, pos + t, row);
 #pragma omp simd
         for (int i = 0; i < d; i++)
             row[i] += e[i] * scale;

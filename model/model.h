@@ -56,8 +56,18 @@ void model_free(struct model *model);
 /* Writes PE(pos, 0 .. d-1) into out[d]. */
 void model_positional_encoding(int pos, int d, float *out);
 
-/* out[n, d] = embedding[tokens[i]] * sqrt(d) + PE(pos + i). Tokens must be
- * valid ids (see model_check_tokens). */
+/* Writes the model's encoding of position pos into out[d_model]: PE of width
+ * w = d_model / towers once for each tower (all of PE for one tower). */
+void model_positional_row(const struct model_config *config, int pos, float *out);
+
+/* Layer norm of the rows of x[rows, d_model] into y (may equal x), each
+ * tower's w columns with their own mean and variance (model_config.towers). */
+void model_norm(const struct model_config *config, float *y, const float *x, const float *gamma, const float *beta,
+                int rows);
+
+/* out[n, d] = embedding[tokens[i]] * sqrt(w) + the encoding of position
+ * pos + i (model_positional_row), w = d / towers. Tokens must be valid ids
+ * (see model_check_tokens). */
 void model_embed(const struct model *model, const int *tokens, int n, int pos, float *out);
 
 /* Returns 0 when every token is in [0, vocab_size), else -1 with a message

@@ -22,6 +22,7 @@ void model_config_defaults(struct model_config *config)
         .n_actions = 0,
         .n_categories = 0,
         .n_sentiments = 0,
+        .towers = 1,
     };
 }
 
@@ -62,5 +63,10 @@ int model_config_validate(const struct model_config *c, char *error)
     if (c->n_actions < 0 || c->n_categories < 0 || c->n_sentiments < 0 || c->n_actions > MODEL_MAX_WIDTH ||
         c->n_categories > MODEL_MAX_WIDTH || c->n_sentiments > MODEL_MAX_WIDTH)
         return fail(error, "head size", -1, "0 to 65536 classes");
+    if (c->towers < 1 || c->d_model % c->towers != 0 || c->n_heads % c->towers != 0 || c->d_ff % c->towers != 0)
+        return fail(error, "towers", c->towers, "a positive divisor of d_model, n_heads and d_ff");
+    /* The decoder's cross-attention and tied generator have no tower split. */
+    if (c->towers > 1 && c->n_decoder_layers != 0)
+        return fail(error, "n_decoder_layers", c->n_decoder_layers, "0 in a model of more than one tower");
     return 0;
 }

@@ -49,15 +49,25 @@ struct model_config {
     int n_actions;        /* next-action classes */
     int n_categories;     /* category classes */
     int n_sentiments;     /* sentiment classes (2: negative, positive) */
+
+    /* Independent encoders side by side (model_towers.h); 1 is a plain model.
+     * Tower g owns columns [g * w, (g + 1) * w) of every d_model-wide
+     * activation, w = d_model / towers, and heads [g * h, (g + 1) * h),
+     * h = n_heads / towers. Its layer norms, embedding scale sqrt(w) and
+     * positional encoding are its own; the projections are stored dense
+     * with zero blocks between towers. */
+    int towers;
 };
 
 /* Fills in the defaults: d_model 64, 2 heads, 2 + 2 layers, d_ff 256, max_len 64,
- * post-norm, ReLU, causal encoder, tied output, eps 1e-5. vocab_size and the
+ * post-norm, ReLU, causal encoder, tied output, eps 1e-5, one tower. vocab_size and the
  * head sizes are left for the caller. */
 void model_config_defaults(struct model_config *config);
 
 /* Checks the invariants (positive sizes, d_model % n_heads == 0, layer counts
- * within MODEL_MAX_LAYERS, item range inside the vocabulary). Returns 0, or -1
+ * within MODEL_MAX_LAYERS, item range inside the vocabulary; towers divide
+ * d_model, n_heads and d_ff, and only an encoder-only model has more than
+ * one). Returns 0, or -1
  * with a message naming the field and its value in error[MODEL_ERROR_SIZE]. */
 int model_config_validate(const struct model_config *config, char *error);
 

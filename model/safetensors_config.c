@@ -31,7 +31,9 @@ static int set_string(json_t *meta, const char *key, const char *value)
 int model_safetensors_config_to_json(const struct model_config *c, json_t *meta)
 {
     char text[64];
-    int rc = set_string(meta, "format_version", MODEL_SAFETENSORS_FORMAT_VERSION);
+    int towers = c->towers > 1;
+    int rc = set_string(meta, "format_version",
+                        towers ? MODEL_SAFETENSORS_TOWERS_VERSION : MODEL_SAFETENSORS_FORMAT_VERSION);
 
     for (size_t i = 0; i < sizeof INT_FIELDS / sizeof INT_FIELDS[0]; i++) {
         snprintf(text, sizeof text, "%d", *(const int *)((const char *)c + INT_FIELDS[i].offset));
@@ -42,6 +44,10 @@ int model_safetensors_config_to_json(const struct model_config *c, json_t *meta)
     rc |= set_string(meta, "norm", NORM_NAMES[c->norm]);
     rc |= set_string(meta, "activation", ACTIVATION_NAMES[c->activation]);
     rc |= set_string(meta, "encoder_mode", ENCODER_MODE_NAMES[c->encoder_mode]);
+    if (towers) {
+        snprintf(text, sizeof text, "%d", c->towers);
+        rc |= set_string(meta, "towers", text);
+    }
     return rc == 0 ? 0 : -1;
 }
 
@@ -104,9 +110,18 @@ int model_safetensors_config_from_json(json_t *meta, struct model_config *c, cha
     const char *version = get_string(meta, "format_version", error);
     if (!version)
         return -1;
-    if (strcmp(version, MODEL_SAFETENSORS_FORMAT_VERSION) != 0) {
-        snprintf(error, MODEL_ERROR_SIZE, "unsupported safetensors format_version \"%.32s\": expected \"%s\"", version,
-                 MODEL_SAFETENSORS_FORMAT_VERSION);
+    int towers = strcmp(version, MODEL_SAFETENSORS_TOWERS_VERSION) == 0;
+    if (!towers && strcmp(version, MODEL_SAFETENSORS_FORMAT_VERSION) != 0) {
+        snprintf(error, MODEL_ERROR_SIZE, "unsupported safetensors format_version \"%.32s\": expected \"%s\" or \"%s\"",
+                 version, MODEL_SAFETENSORS_FORMAT_VERSION, MODEL_SAFETENSORS_TOWERS_VERSION);
+        return -1;
+    }
+    if (towers && parse_int(meta, "towers", &c->towers, error) != 0)
+        return -1;
+    if (towers && c->towers < 2) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "invalid safetensors metadata: \"towers\" is %d in a format_version \"%s\" file, expected 2 or more",
+                 c->towers, MODEL_SAFETENSORS_TOWERS_VERSION);
         return -1;
     }
     for (size_t i = 0; i < sizeof INT_FIELDS / sizeof INT_FIELDS[0]; i++) {

@@ -4,7 +4,9 @@
  * n_encoder_layers, n_decoder_layers, d_ff, max_len, tie_output (0 or 1),
  * item_begin, item_end, n_actions, n_categories, n_sentiments,
  * layer_norm_eps, norm ("post" or "pre"), activation ("relu" or "gelu"),
- * encoder_mode ("bidirectional" or "causal"). Every value is a string.
+ * encoder_mode ("bidirectional" or "causal"), and towers in a model of more
+ * than one tower, whose format_version is MODEL_SAFETENSORS_TOWERS_VERSION.
+ * Every value is a string.
  */
 #ifndef INTENTD_MODEL_SAFETENSORS_CONFIG_H
 #define INTENTD_MODEL_SAFETENSORS_CONFIG_H

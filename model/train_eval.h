@@ -15,8 +15,11 @@
 
 #include <stdint.h>
 
+#include "model.h"
 #include "train_data.h"
 #include "train_model.h"
+
+#define TRAIN_EVAL_MAX_MEMBERS 16
 
 struct train_eval_config {
     int max_users;     /* 10000 in the SASRec protocol; 0 evaluates every eligible user */
@@ -53,11 +56,20 @@ int train_eval_ranking(struct train_model *m, const struct train_sequences *s, e
                        const struct train_eval_config *config, struct train_eval_result *result, char *error);
 
 /* Computes the same metrics for an ensemble, which ranks items by the sum
- * of its n_models members' logits. The members must share the shape
- * (d_model, max_T, max_B) and the item numbering, and each is encoded
- * without dropout. */
+ * of its n_models members' logits (1 to TRAIN_EVAL_MAX_MEMBERS). The members
+ * must share the shape (d_model, max_T, max_B) and the item numbering, and
+ * each is encoded without dropout. */
 int train_eval_ranking_ensemble(struct train_model *const *models, int n_models, const struct train_sequences *s,
                                 enum train_holdout holdout, const struct train_eval_config *config,
                                 struct train_eval_result *result, char *error);
+
+/* Computes the same metrics with an inference model (model_encode, as the
+ * processor encodes), in batches of max_B sequences of at most max_T items.
+ * It checks that a saved or packed model (model_towers.h) ranks as the
+ * trained one did. The config must have item_begin = 1 and item_end =
+ * n_items + 1. */
+int train_eval_ranking_model(const struct model *model, int max_B, int max_T, const struct train_sequences *s,
+                             enum train_holdout holdout, const struct train_eval_config *config,
+                             struct train_eval_result *result, char *error);
 
 #endif

@@ -91,6 +91,15 @@ int train_model_create(struct train_model *m, const struct model_config *config,
     m->loss_threads = 1;
     m->rng = seed ^ 0x5DEECE66DULL;
 
+    /* The backward pass has no tower split: a model of towers is packed
+     * from members trained alone (model_towers.h). */
+    if (config->towers != 1) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "cannot train a model of %d towers: train each member with towers 1 and pack them with "
+                 "model_towers_pack",
+                 config->towers);
+        return -1;
+    }
     if (max_B < 1 || max_T < 1 || (config->n_decoder_layers > 0 && max_T_dec < 1)) {
         snprintf(error, MODEL_ERROR_SIZE,
                  "invalid training batch shape: max_B %d, max_T %d, max_T_dec %d; expected positive sizes", max_B,

@@ -34,14 +34,20 @@
  * --ensemble N (at most 8) trains N models at once, one process each,
  * with seeds --seed, --seed + 1, ... Each member prints its own test
  * metrics in a games_member line when it is done, so the lines come in
- * finishing order before the split lines. The split and summary lines rank
- * by the sum of the members' logits, and train_seconds is the wall time
+ * finishing order before the split lines. The members are then packed into
+ * one model of towers (model_towers.h), which the inference encoder runs as
+ * any model and which ranks by the mean of the members' logits. The split
+ * and summary lines are that model's metrics. A games_ensemble line before
+ * them gives the same metrics from the training code's sum of the members'
+ * logits, as a check of the packing. train_seconds is the wall time
  * until the last member is done. --threads applies to each member: with
- * one member per core, pass --threads 1. With
- * --save PATH the members are kept as PATH.member0, PATH.member1, ...
+ * one member per core, pass --threads 1. With --save PATH the packed model
+ * is written to PATH and the members are kept as PATH.member0,
+ * PATH.member1, ...
  * --members PATH,... adds the weights of earlier --save runs to the
- * evaluation of the trained or loaded model in the same way (not with
- * --ensemble). Paths are checked before training starts.
+ * trained or loaded model and evaluates them the same way, packed (not
+ * with --ensemble; --save then still writes the first model alone).
+ * Paths are checked before training starts.
  * --item-features TAIL adds shared popularity and recency vectors to the
  * item embeddings (train_item_features.h), recency counting the last TAIL
  * training items of each user.
@@ -87,6 +93,7 @@
 
 #include "blas_kernels.h"
 #include "model.h"
+#include "model_towers.h"
 #include "safetensors.h"
 #include "train_checkpoint.h"
 #include "train_data.h"
@@ -351,7 +358,7 @@ static int check_paths(const struct options *o, char *error)
 
     if (!o->save)
         return 0;
-    snprintf(save, sizeof save, o->ensemble > 1 ? "%s.member0" : "%s", o->save);
+    snprintf(save, sizeof save, "%s", o->save);
     int existed = access(save, F_OK) == 0;
     FILE *f = fopen(save, "ab");
     if (!f) {
@@ -485,6 +492,48 @@ static int evaluate(struct train_model *const *models, int n_models, const struc
     return valid ? train_eval_ranking_ensemble(models, n_models, data, TRAIN_HOLDOUT_VALID, &ec, valid, error) : 0;
 }
 
+/* Packs the n members into one model of towers and computes its test and
+ * validation metrics with the inference encoder. With save set, writes
+ * the packed model there. */
+static int evaluate_towers(struct train_model *const *members, int n, const struct options *o,
+                           const struct train_sequences *data, const char *save, struct train_eval_result *test,
+                           struct train_eval_result *valid, char *error)
+{
+    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 1,
+                                   .pad_left = o->pad_left, .user_token_base = user_token_base(o, data)};
+    const struct model_params *params[MAX_MEMBERS + 1];
+    struct model towers;
+    int B = members[0]->max_B, T = members[0]->max_T;
+
+    for (int k = 0; k < n; k++)
+        params[k] = &members[k]->params;
+    if (model_towers_pack(params, n, &members[0]->config, &towers, error) != 0)
+        return -1;
+    int status = train_eval_ranking_model(&towers, B, T, data, TRAIN_HOLDOUT_TEST, &ec, test, error) != 0 ||
+                         train_eval_ranking_model(&towers, B, T, data, TRAIN_HOLDOUT_VALID, &ec, valid, error) != 0 ||
+                         (save && model_safetensors_save(&towers, save, NULL, error) != 0)
+                     ? -1
+                     : 0;
+    model_free(&towers);
+    return status;
+}
+
+/* Evaluates n > 1 members as the training code sums them (a games_ensemble
+ * line) and packed as towers (into test and valid). */
+static int evaluate_members(struct train_model *const *members, int n, const struct options *o,
+                            const struct train_sequences *data, const char *save, struct train_eval_result *test,
+                            struct train_eval_result *valid, char *error)
+{
+    struct train_eval_result summed;
+
+    if (evaluate(members, n, o, data, &summed, NULL, error) != 0 ||
+        evaluate_towers(members, n, o, data, save, test, valid, error) != 0)
+        return -1;
+    printf("games_ensemble members=%d hr10=%.4f ndcg10=%.4f full_hr10=%.4f full_ndcg10=%.4f\n", n, summed.hr10,
+           summed.ndcg10, summed.full_hr10, summed.full_ndcg10);
+    return 0;
+}
+
 static void print_split(const struct train_eval_result *test, const struct train_eval_result *valid)
 {
     print_by_count("games_valid_by_train_count", valid);
@@ -575,7 +624,9 @@ static int run_single(const struct options *o, const struct train_sequences *dat
     for (int k = 1; k <= n_extra; k++)
         ensemble[k] = &models[k];
     struct train_eval_result r, valid;
-    if (evaluate(ensemble, n_extra + 1, o, data, &r, &valid, error) != 0)
+    if (n_extra == 0 && evaluate(ensemble, 1, o, data, &r, &valid, error) != 0)
+        return -1;
+    if (n_extra > 0 && evaluate_members(ensemble, n_extra + 1, o, data, NULL, &r, &valid, error) != 0)
         return -1;
     if (o->save && train_save_model(&models[0], o->save, error) != 0)
         return -1;
@@ -708,11 +759,11 @@ static int run_ensemble(const struct options *o, const struct train_sequences *d
         }
     }
     if (!failed)
-        failed = evaluate(ensemble, o->ensemble, o, data, &r, &valid, error) != 0;
+        failed = evaluate_members(ensemble, o->ensemble, o, data, o->save, &r, &valid, error) != 0;
 
     if (!failed) {
         print_split(&r, &valid);
-        printf("games users=%d members=%d\n", r.users, o->ensemble);
+        printf("games users=%d members=%d towers=%d\n", r.users, o->ensemble, o->ensemble);
         print_summary(&r, train_seconds);
     }
     for (int k = 0; k < loaded; k++)
