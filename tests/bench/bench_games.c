@@ -39,7 +39,9 @@
  * any model and which ranks by the mean of the members' logits. The split
  * and summary lines are that model's metrics. A games_ensemble line before
  * them gives the same metrics from the training code's sum of the members'
- * logits, as a check of the packing. train_seconds is the wall time
+ * logits, as a check of the packing, and a games_towers line the CPU
+ * seconds the inference encoder takes to score the sampled test protocol
+ * with the packed model and with member 0 alone. train_seconds is the wall time
  * until the last member is done. --threads applies to each member: with
  * one member per core, pass --threads 1. With --save PATH the packed model
  * is written to PATH and the members are kept as PATH.member0,
@@ -492,6 +494,44 @@ static int evaluate(struct train_model *const *models, int n_models, const struc
     return valid ? train_eval_ranking_ensemble(models, n_models, data, TRAIN_HOLDOUT_VALID, &ec, valid, error) : 0;
 }
 
+/* Seconds of CPU that the inference encoder takes to score the test users
+ * of the sampled protocol with m (the full catalogue left out). */
+static double served_seconds(const struct model *m, const struct train_model *shape, const struct options *o,
+                             const struct train_sequences *data, char *error)
+{
+    struct train_eval_config ec = {.max_users = 10000, .n_negatives = 100, .seed = 2018, .full = 0,
+                                   .pad_left = o->pad_left, .user_token_base = user_token_base(o, data)};
+    struct train_eval_result r;
+    double t0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+
+    if (train_eval_ranking_model(m, shape->max_B, shape->max_T, data, TRAIN_HOLDOUT_TEST, &ec, &r, error) != 0)
+        return -1.0;
+    return clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0;
+}
+
+/* Prints a games_towers line: the CPU time of scoring the test users with
+ * the packed model against member 0 alone, both by the inference encoder. */
+static int print_towers_cost(const struct model *towers, struct train_model *member, const struct options *o,
+                             const struct train_sequences *data, char *error)
+{
+    struct model view;
+
+    memset(&view, 0, sizeof view);
+    view.config = member->config;
+    view.params = member->params;
+    view.params.owns_data = 0;
+    if (model_prepare(&view, error) != 0)
+        return -1;
+    double member_seconds = served_seconds(&view, member, o, data, error);
+    double towers_seconds = member_seconds < 0.0 ? -1.0 : served_seconds(towers, member, o, data, error);
+    free(view.positional);
+    if (towers_seconds < 0.0)
+        return -1;
+    printf("games_towers towers=%d d_model=%d served_cpu_seconds=%.2f member_served_cpu_seconds=%.2f\n",
+           towers->config.towers, towers->config.d_model, towers_seconds, member_seconds);
+    return 0;
+}
+
 /* Packs the n members into one model of towers and computes its test and
  * validation metrics with the inference encoder. With save set, writes
  * the packed model there. */
@@ -511,6 +551,7 @@ static int evaluate_towers(struct train_model *const *members, int n, const stru
         return -1;
     int status = train_eval_ranking_model(&towers, B, T, data, TRAIN_HOLDOUT_TEST, &ec, test, error) != 0 ||
                          train_eval_ranking_model(&towers, B, T, data, TRAIN_HOLDOUT_VALID, &ec, valid, error) != 0 ||
+                         print_towers_cost(&towers, members[0], o, data, error) != 0 ||
                          (save && model_safetensors_save(&towers, save, NULL, error) != 0)
                      ? -1
                      : 0;
