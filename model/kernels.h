@@ -28,6 +28,14 @@ void model_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alph
  * a residual connection. y must not alias x. */
 void model_linear(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int accumulate);
 
+/* model_linear for a model of towers: w[N, K] is block-diagonal, so only its
+ * diagonal blocks are multiplied. K splits into towers column blocks, and N
+ * into parts * towers row blocks, row block j belonging to tower j % towers
+ * (parts 3 for an attention in_proj, whose q, k and v are each blocked).
+ * The zero blocks are skipped, not read. */
+void model_linear_blocks(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int towers,
+                         int parts, int accumulate);
+
 /* Recommended OpenBLAS thread count for this model: 1. Measured with
  * `tests/bench/run model` (keys enc_t1_* against enc_t2_*) on a 2-core AMD
  * EPYC VM shared with other jobs, default model, 64 tokens. Sequences/s with

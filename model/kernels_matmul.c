@@ -70,6 +70,32 @@ void model_linear(float *y, const float *x, const float *w, const float *b, int 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, beta, y, N);
 }
 
+void model_linear_blocks(float *y, const float *x, const float *w, const float *b, int M, int N, int K, int towers,
+                         int parts, int accumulate)
+{
+    int blocks = towers * parts, n_block = N / blocks, k_block = K / towers;
+
+    if (M <= 0 || N <= 0)
+        return;
+    for (int j = 0; j < blocks; j++) {
+        int g = j % towers;
+        const float *w_block = w + (size_t)j * n_block * K + (size_t)g * k_block;
+        const float *b_block = b ? b + (size_t)j * n_block : NULL;
+        float *y_block = y + (size_t)j * n_block;
+
+        if (b_block) {
+            for (int i = 0; i < M; i++) {
+                float *row = y_block + (size_t)i * N;
+                for (int o = 0; o < n_block; o++)
+                    row[o] = accumulate ? row[o] + b_block[o] : b_block[o];
+            }
+        }
+        float beta = (b_block || accumulate) ? 1.0f : 0.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, n_block, k_block, 1.0f, x + (size_t)g * k_block, K,
+                    w_block, K, beta, y_block, N);
+    }
+}
+
 void model_blas_set_threads(int threads)
 {
     openblas_set_num_threads(threads);

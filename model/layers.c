@@ -50,7 +50,7 @@ void model_layer_self_attention(const struct model *m, const struct model_attent
     int d = m->config.d_model, n = b->n_new, rows = b->n_seq * b->n_new;
     const float *in = sublayer_input(m, x, rows, norm_w, norm_b, ws);
 
-    model_layer_linear(m, ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, 3 * d, d, 0);
+    model_layer_linear_parts(m, ws->qkv, in, p->in_proj_weight, p->in_proj_bias, rows, 3 * d, d, 3, 0);
 
     for (int s = 0; s < b->n_seq; s++) {
         const float *qkv = ws->qkv + (size_t)s * n * 3 * d;

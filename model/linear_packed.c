@@ -65,7 +65,7 @@ int model_linears_pack(struct model *m, char *error)
     const struct model_config *c = &m->config;
 
     model_linears_free(m);
-    if (!has_avx512())
+    if (!has_avx512() || c->towers > 1)
         return 0;
     m->linears = calloc(MAX_LINEARS, sizeof *m->linears);
     if (!m->linears) {
@@ -174,8 +174,18 @@ __attribute__((target("avx512f"))) static void linear_rows(const struct packed_l
 void model_layer_linear(const struct model *m, float *y, const float *x, const float *w, const float *b, int M, int N,
                         int K, int accumulate)
 {
+    model_layer_linear_parts(m, y, x, w, b, M, N, K, 1, accumulate);
+}
+
+void model_layer_linear_parts(const struct model *m, float *y, const float *x, const float *w, const float *b, int M,
+                              int N, int K, int parts, int accumulate)
+{
     if (M <= 0 || N <= 0)
         return;
+    if (m->config.towers > 1) {
+        model_linear_blocks(y, x, w, b, M, N, K, m->config.towers, parts, accumulate);
+        return;
+    }
 #if defined(__x86_64__) && defined(__GNUC__)
     const struct packed_linear *p = find_packed(m, w, N, K);
     if (p) {

@@ -21,7 +21,8 @@ struct packed_linear {
 };
 
 /* Packs the projections of every encoder and decoder layer of m into
- * m->linears. Call it once the weights are final. Without AVX-512 it packs
+ * m->linears. Call it once the weights are final. Without AVX-512, and for
+ * a model of towers (whose products skip zero blocks instead), it packs
  * nothing. Returns 0, or -1 with a message in error. */
 int model_linears_pack(struct model *m, char *error);
 
@@ -33,5 +34,11 @@ void model_linears_free(struct model *m);
  * or on the other rows. Without one, model_linear computes it. */
 void model_layer_linear(const struct model *m, float *y, const float *x, const float *w, const float *b, int M, int N,
                         int K, int accumulate);
+
+/* model_layer_linear for a weight made of parts stacked projections, as
+ * an attention in_proj (parts 3: q, k, v). The count matters only in a
+ * model of towers, whose products skip the zero blocks (model_linear_blocks). */
+void model_layer_linear_parts(const struct model *m, float *y, const float *x, const float *w, const float *b, int M,
+                              int N, int K, int parts, int accumulate);
 
 #endif

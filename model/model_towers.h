@@ -1,8 +1,8 @@
 /*
  * A model of towers: n encoder-only members of one shape, trained apart
- * from their own initial weights, packed into one model that every
- * inference path (full encode, key/value cache, item scorer, int8 heads,
- * the processor) runs as it runs any model.
+ * from their own initial weights, packed into one model. Every inference
+ * path (full encode, key/value cache, item scorer, int8 heads) runs it as
+ * it runs any model.
  *
  * Members differ only in their initial weights and dropout draws, so each
  * ranks items a little differently; the mean of their logits ranks better
@@ -20,9 +20,10 @@
  * scaled by 1 / n: item scores and every head's logits are the mean of the
  * members' logits (the heads' biases are averaged).
  *
- * Cost: the dense projections do n^2 times a member's multiply-adds and
- * attention n times; the intent embedding and the key/value caches are n
- * times wider.
+ * Cost: the projections multiply only the diagonal blocks
+ * (model_linear_blocks), so compute, the intent embedding and the
+ * key/value caches are about n times a member's. The file stores the zero
+ * blocks, so the layer weights take n^2 times a member's bytes.
  */
 #ifndef INTENTD_MODEL_TOWERS_H
 #define INTENTD_MODEL_TOWERS_H

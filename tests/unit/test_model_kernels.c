@@ -52,6 +52,41 @@ static void linear_adds_bias_and_residual(void **state)
     assert_true(test_max_diff(y, expected, M * N) < 1e-5);
 }
 
+/* A block-diagonal product against model_linear on the same weights with
+ * the zero blocks written out: 3 towers, one part (out_proj, FFN) and three
+ * (in_proj), with and without bias and accumulation, at 1 and 7 rows. */
+static void linear_blocks_match_dense(void **state)
+{
+    (void)state;
+    enum { TOWERS = 3, KB = 4, MAX_ROWS = 7, K = TOWERS * KB };
+    static const int parts_cases[] = {1, 3};
+
+    for (int c = 0; c < 2; c++) {
+        int parts = parts_cases[c], n_block = 5, N = parts * TOWERS * n_block;
+        float w[3 * TOWERS * 5 * K], b[3 * TOWERS * 5], x[MAX_ROWS * K];
+        float dense[MAX_ROWS * 3 * TOWERS * 5], blocks[MAX_ROWS * 3 * TOWERS * 5];
+
+        fill(w, (size_t)N * K, 11 + (uint64_t)c);
+        fill(b, (size_t)N, 12);
+        fill(x, (size_t)MAX_ROWS * K, 13);
+        for (int r = 0; r < N; r++)
+            for (int k = 0; k < K; k++)
+                if ((r / n_block) % TOWERS != k / KB)
+                    w[r * K + k] = 0.0f;
+        for (int M = 1; M <= MAX_ROWS; M += MAX_ROWS - 1) {
+            for (int accumulate = 0; accumulate <= 1; accumulate++) {
+                for (int with_bias = 0; with_bias <= 1; with_bias++) {
+                    fill(dense, (size_t)M * N, 14);
+                    memcpy(blocks, dense, (size_t)M * N * sizeof(float));
+                    model_linear(dense, x, w, with_bias ? b : NULL, M, N, K, accumulate);
+                    model_linear_blocks(blocks, x, w, with_bias ? b : NULL, M, N, K, TOWERS, parts, accumulate);
+                    assert_true(test_max_diff(dense, blocks, (size_t)M * N) < 1e-5);
+                }
+            }
+        }
+    }
+}
+
 static void layernorm_constant_row_is_beta(void **state)
 {
     (void)state;
@@ -288,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sgemm_matches_naive),
         cmocka_unit_test(linear_adds_bias_and_residual),
+        cmocka_unit_test(linear_blocks_match_dense),
         cmocka_unit_test(layernorm_constant_row_is_beta),
         cmocka_unit_test(layernorm_matches_definition),
         cmocka_unit_test(softmax_survives_huge_logits),
