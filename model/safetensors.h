@@ -25,7 +25,7 @@
 
 #define MODEL_SAFETENSORS_FORMAT_VERSION "1"
 /* Files of more than one tower carry this version and a "towers" key, so that
- * a reader that knows only version 1 refuses them instead of mixing towers. */
+ * a reader that knows only version 1 rejects them instead of mixing towers. */
 #define MODEL_SAFETENSORS_TOWERS_VERSION "2"
 /* Headers larger than this are rejected before parsing. */
 #define MODEL_SAFETENSORS_MAX_HEADER (64u << 20)

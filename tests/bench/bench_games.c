@@ -39,7 +39,7 @@
  * any model and which ranks by the mean of the members' logits. The split
  * and summary lines are that model's metrics. A games_ensemble line before
  * them gives the same metrics from the training code's sum of the members'
- * logits, as a check of the packing, and a games_towers line the CPU
+ * logits, as a check of the packing. A games_towers line gives the CPU
  * seconds the inference encoder takes to score the sampled test protocol
  * with the packed model and with member 0 alone. train_seconds is the wall time
  * until the last member is done. --threads applies to each member: with
@@ -48,7 +48,9 @@
  * PATH.member1, ...
  * --members PATH,... adds the weights of earlier --save runs to the
  * trained or loaded model and evaluates them the same way, packed (not
- * with --ensemble; --save then still writes the first model alone).
+ * with --ensemble above 1; --save then still writes the first model
+ * alone). --load and --members take files of one tower: a packed PATH is
+ * rejected, and its PATH.member files are what they evaluate.
  * Paths are checked before training starts.
  * --item-features TAIL adds shared popularity and recency vectors to the
  * item embeddings (train_item_features.h), recency counting the last TAIL
@@ -77,8 +79,9 @@
  * validation and the test metrics split by the held-out item's count in
  * the training data (games_valid_by_train_count, games_by_train_count). The
  * validation line also gives hr10_at_test_mix, its HR@10 with the test
- * items' mix of counts. Then come the run line and, last, the summary. The
- * run line's valid_hr10 is the best one of training, whose validation draws
+ * items' mix of counts. Then come the run line and, last, the summary. When
+ * one model is trained, the run line's valid_hr10 is the best one of
+ * training, whose validation draws
  * other negatives (seed --seed + 1) than these lines (seed 2018), so the two
  * differ by the sampling. The summary:
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
@@ -317,7 +320,14 @@ static int load_weights(struct train_model *m, const char *path, char *error)
         return -1;
     const struct model_config *a = &loaded.config, *b = &m->config;
     int status = 0;
-    if (loaded.params.count != m->params.count || a->vocab_size != b->vocab_size || a->d_model != b->d_model ||
+    /* Loaded as one dense model, packed towers would score wrongly. */
+    if (a->towers > 1) {
+        snprintf(error, MODEL_ERROR_SIZE,
+                 "%s is a model of %d towers, which this benchmark cannot train or load: evaluate its members "
+                 "with --load %s.member0 --members %s.member1,...",
+                 path, a->towers, path, path);
+        status = -1;
+    } else if (loaded.params.count != m->params.count || a->vocab_size != b->vocab_size || a->d_model != b->d_model ||
         a->n_heads != b->n_heads || a->n_encoder_layers != b->n_encoder_layers || a->d_ff != b->d_ff ||
         a->max_len != b->max_len || a->norm != b->norm) {
         snprintf(error, MODEL_ERROR_SIZE,

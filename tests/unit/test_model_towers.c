@@ -3,6 +3,8 @@
 #include "test_model_util.h"
 
 #include "encoder.h"
+#include "head_quant.h"
+#include "item_scorer.h"
 #include "kv_cache.h"
 #include "model_towers.h"
 #include "train_model.h"
@@ -165,8 +167,67 @@ static void cache_matches_full_encode(void **state)
     release(&f);
 }
 
+/* Returns the index of the largest of values[n], skipping the indices in taken[k]. */
+static int best_other(const float *values, int n, const int *taken, int k)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < k; j++)
+            seen |= taken[j] == i;
+        if (!seen && (best < 0 || values[i] > values[best]))
+            best = i;
+    }
+    return best;
+}
+
+/* The processor's heads: item logits from the packed panels and the int8
+ * top-k item and category heads of the packed model, against the members'
+ * mean in float. */
+static void served_heads_score_as_member_mean(void **state)
+{
+    (void)state;
+    static struct fixture f;
+    char error[MODEL_ERROR_SIZE];
+    struct model_config c = member_config(MODEL_NORM_PRE, MODEL_ACT_RELU);
+    int n_items = c.item_end - c.item_begin, tokens[10], n = 10, top[5], category_top[3];
+    float pooled[N_TOWERS * 16], member_pooled[16], mean[VOCAB], category_mean[8];
+    float logits[VOCAB], lse, category_logits[8];
+    uint64_t rng = 5;
+
+    memset(&f, 0, sizeof f);
+    pack(&f, &c);
+    assert_int_equal(model_item_panels_build(&f.packed, error), 0);
+    assert_int_equal(model_quant_heads_build(&f.packed, error), 0);
+    test_random_tokens(tokens, 10, VOCAB, &rng);
+    assert_int_equal(model_encode(&f.packed, &f.arena, tokens, &n, 1, n, NULL, pooled, error), 0);
+
+    memset(mean, 0, sizeof mean);
+    memset(category_mean, 0, sizeof category_mean);
+    for (int g = 0; g < N_TOWERS; g++) {
+        float items[VOCAB], categories[8];
+        struct model_head_outputs out = {.item_scores = items, .category_logits = categories};
+        assert_int_equal(model_encode(&f.members[g], &f.arena, tokens, &n, 1, n, NULL, member_pooled, error), 0);
+        model_heads(&f.members[g], member_pooled, 1, &out);
+        for (int i = 0; i < n_items; i++)
+            mean[i] += items[i] / N_TOWERS;
+        for (int i = 0; i < c.n_categories; i++)
+            category_mean[i] += categories[i] / N_TOWERS;
+    }
+
+    model_item_logits(&f.packed, pooled, 1, logits, &lse);
+    assert_true(test_max_diff(logits, mean, (size_t)n_items) < TOLERANCE);
+    model_item_logits_top(&f.packed, pooled, 1, logits, &lse, 5, n_items, top);
+    for (int j = 0; j < 5; j++)
+        assert_int_equal(top[j], best_other(mean, n_items, top, j));
+    model_category_logits_top(&f.packed, pooled, 1, category_logits, &lse, 3, c.n_categories, category_top);
+    for (int j = 0; j < 3; j++)
+        assert_int_equal(category_top[j], best_other(category_mean, c.n_categories, category_top, j));
+    release(&f);
+}
+
 /* A packed model written and read back keeps its towers and its outputs,
- * and its file carries the format version that older readers refuse. */
+ * and its file carries the format version that older readers reject. */
 static void save_and_load_keep_towers(void **state)
 {
     (void)state;
@@ -206,7 +267,7 @@ static void save_and_load_keep_towers(void **state)
 
 /* Members that cannot be packed, and towers the config or the trainer
  * cannot take, fail with a message naming the field. */
-static void bad_towers_are_refused(void **state)
+static void bad_towers_are_rejected(void **state)
 {
     (void)state;
     static struct model a, b;
@@ -251,8 +312,9 @@ int main(void)
         cmocka_unit_test(pre_norm_towers_score_as_member_mean),
         cmocka_unit_test(post_norm_gelu_towers_score_as_member_mean),
         cmocka_unit_test(cache_matches_full_encode),
+        cmocka_unit_test(served_heads_score_as_member_mean),
         cmocka_unit_test(save_and_load_keep_towers),
-        cmocka_unit_test(bad_towers_are_refused),
+        cmocka_unit_test(bad_towers_are_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
