@@ -87,6 +87,7 @@
  *   games hr10=... ndcg10=... full_hr10=... full_ndcg10=... train_seconds=... */
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +131,70 @@ static double clock_seconds(clockid_t clock)
     struct timespec ts;
     clock_gettime(clock, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Parses a whole decimal integer into out. Returns 0, or -1 for an empty
+ * value, trailing characters or a value outside [min, max]. */
+static int parse_integer(const char *value, long long min, long long max, long long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoll(value, &end, 10);
+    return end == value || *end != '\0' || errno != 0 || *out < min || *out > max ? -1 : 0;
+}
+
+static int parse_int(const char *value, int *out)
+{
+    long long v;
+
+    if (parse_integer(value, INT_MIN, INT_MAX, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_long(const char *value, long *out)
+{
+    long long v;
+
+    if (parse_integer(value, LONG_MIN, LONG_MAX, &v) != 0)
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+/* Parses a whole finite number into out. Returns 0, or -1. */
+static int parse_float(const char *value, float *out)
+{
+    char *end;
+    float v = strtof(value, &end);
+
+    if (end == value || *end != '\0' || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses a seed: a whole decimal number from 0 to 2^64 - 1. */
+static int parse_seed(const char *value, unsigned long long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(value, &end, 10);
+    return end == value || *end != '\0' || errno != 0 || value[0] == '-' ? -1 : 0;
+}
+
+/* The option parsers below return NULL, or what the value should have been. */
+static const char *int_option(const char *value, int *out)
+{
+    return parse_int(value, out) == 0 ? NULL : "a whole number";
+}
+
+static const char *float_option(const char *value, float *out)
+{
+    return parse_float(value, out) == 0 ? NULL : "a finite number";
 }
 
 /* Parses 1 to TRAIN_SMOOTH_CHOICES comma-separated numbers. Returns the
@@ -212,35 +277,36 @@ static int parse_options(struct options *o, int argc, char **argv)
                           .ensemble = 1};
     for (int i = 2; i < argc; i++) {
         int bad_list = 0;
+        const char *expected = NULL; /* set when a number does not parse */
         const char *name = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!value) {
             fprintf(stderr, "bench_games: option %s needs a value\n", name);
             return -1;
         }
         i++;
-        if (strcmp(name, "--epochs") == 0) o->epochs = atoi(value);
-        else if (strcmp(name, "--batch") == 0) o->batch = atoi(value);
-        else if (strcmp(name, "--max-len") == 0) o->max_len = atoi(value);
-        else if (strcmp(name, "--d-model") == 0) o->d_model = atoi(value);
-        else if (strcmp(name, "--d-ff") == 0) o->d_ff = atoi(value);
-        else if (strcmp(name, "--attention-dropout") == 0) o->attention_dropout = (float)atof(value);
-        else if (strcmp(name, "--input-replace") == 0) o->input_replace = (float)atof(value);
-        else if (strcmp(name, "--replace-exponent") == 0) o->replace_exponent = (float)atof(value);
-        else if (strcmp(name, "--noise-tokens") == 0) o->noise_tokens = atoi(value);
-        else if (strcmp(name, "--user-tokens") == 0) o->user_tokens = atoi(value);
-        else if (strcmp(name, "--user-replace") == 0) o->user_replace = (float)atof(value);
-        else if (strcmp(name, "--recent-weight") == 0) o->recent_weight = (float)atof(value);
-        else if (strcmp(name, "--recent-span") == 0) o->recent_span = atoi(value);
-        else if (strcmp(name, "--ema") == 0) o->ema = (float)atof(value);
-        else if (strcmp(name, "--heads") == 0) o->heads = atoi(value);
-        else if (strcmp(name, "--layers") == 0) o->layers = atoi(value);
-        else if (strcmp(name, "--patience") == 0) o->patience = atoi(value);
-        else if (strcmp(name, "--threads") == 0) o->threads = atoi(value);
-        else if (strcmp(name, "--dropout") == 0) o->dropout = (float)atof(value);
-        else if (strcmp(name, "--lr") == 0) o->lr = (float)atof(value);
-        else if (strcmp(name, "--weight-decay") == 0) o->weight_decay = (float)atof(value);
+        if (strcmp(name, "--epochs") == 0) expected = int_option(value, &o->epochs);
+        else if (strcmp(name, "--batch") == 0) expected = int_option(value, &o->batch);
+        else if (strcmp(name, "--max-len") == 0) expected = int_option(value, &o->max_len);
+        else if (strcmp(name, "--d-model") == 0) expected = int_option(value, &o->d_model);
+        else if (strcmp(name, "--d-ff") == 0) expected = int_option(value, &o->d_ff);
+        else if (strcmp(name, "--attention-dropout") == 0) expected = float_option(value, &o->attention_dropout);
+        else if (strcmp(name, "--input-replace") == 0) expected = float_option(value, &o->input_replace);
+        else if (strcmp(name, "--replace-exponent") == 0) expected = float_option(value, &o->replace_exponent);
+        else if (strcmp(name, "--noise-tokens") == 0) expected = int_option(value, &o->noise_tokens);
+        else if (strcmp(name, "--user-tokens") == 0) expected = int_option(value, &o->user_tokens);
+        else if (strcmp(name, "--user-replace") == 0) expected = float_option(value, &o->user_replace);
+        else if (strcmp(name, "--recent-weight") == 0) expected = float_option(value, &o->recent_weight);
+        else if (strcmp(name, "--recent-span") == 0) expected = int_option(value, &o->recent_span);
+        else if (strcmp(name, "--ema") == 0) expected = float_option(value, &o->ema);
+        else if (strcmp(name, "--heads") == 0) expected = int_option(value, &o->heads);
+        else if (strcmp(name, "--layers") == 0) expected = int_option(value, &o->layers);
+        else if (strcmp(name, "--patience") == 0) expected = int_option(value, &o->patience);
+        else if (strcmp(name, "--threads") == 0) expected = int_option(value, &o->threads);
+        else if (strcmp(name, "--dropout") == 0) expected = float_option(value, &o->dropout);
+        else if (strcmp(name, "--lr") == 0) expected = float_option(value, &o->lr);
+        else if (strcmp(name, "--weight-decay") == 0) expected = float_option(value, &o->weight_decay);
         else if (strcmp(name, "--norm") == 0) o->pre_norm = strcmp(value, "pre") == 0;
-        else if (strcmp(name, "--decay-embedding") == 0) o->decay_embedding = atoi(value);
+        else if (strcmp(name, "--decay-embedding") == 0) expected = int_option(value, &o->decay_embedding);
         else if (strcmp(name, "--pad") == 0) o->pad_left = strcmp(value, "left") == 0;
         else if (strcmp(name, "--loss") == 0) {
             if (strcmp(value, "full") == 0) o->loss = TRAIN_ITEM_LOSS_FULL;
@@ -251,27 +317,33 @@ static int parse_options(struct options *o, int argc, char **argv)
                 return -1;
             }
         }
-        else if (strcmp(name, "--negatives") == 0) o->negatives = atoi(value);
-        else if (strcmp(name, "--negative-exponent") == 0) o->negative_exponent = (float)atof(value);
-        else if (strcmp(name, "--seed") == 0) o->seed = strtoull(value, NULL, 10);
-        else if (strcmp(name, "--max-steps") == 0) o->max_steps = atol(value);
+        else if (strcmp(name, "--negatives") == 0) expected = int_option(value, &o->negatives);
+        else if (strcmp(name, "--negative-exponent") == 0) expected = float_option(value, &o->negative_exponent);
+        else if (strcmp(name, "--seed") == 0)
+            expected = parse_seed(value, &o->seed) == 0 ? NULL : "a whole number from 0 to 2^64 - 1";
+        else if (strcmp(name, "--max-steps") == 0)
+            expected = parse_long(value, &o->max_steps) == 0 ? NULL : "a whole number";
         else if (strcmp(name, "--save") == 0) o->save = value;
         else if (strcmp(name, "--load") == 0) o->load = value;
         else if (strcmp(name, "--members") == 0) o->members = value;
-        else if (strcmp(name, "--item-features") == 0) o->features_tail = atoi(value);
-        else if (strcmp(name, "--graph-window") == 0) o->graph.window = atoi(value);
-        else if (strcmp(name, "--graph-neighbors") == 0) o->graph.max_neighbors = atoi(value);
-        else if (strcmp(name, "--graph-alpha") == 0) o->graph.alpha = (float)atof(value);
-        else if (strcmp(name, "--graph-shrink") == 0) o->graph.shrink = (float)atof(value);
+        else if (strcmp(name, "--item-features") == 0) expected = int_option(value, &o->features_tail);
+        else if (strcmp(name, "--graph-window") == 0) expected = int_option(value, &o->graph.window);
+        else if (strcmp(name, "--graph-neighbors") == 0) expected = int_option(value, &o->graph.max_neighbors);
+        else if (strcmp(name, "--graph-alpha") == 0) expected = float_option(value, &o->graph.alpha);
+        else if (strcmp(name, "--graph-shrink") == 0) expected = float_option(value, &o->graph.shrink);
         else if (strcmp(name, "--smooth-windows") == 0) bad_list = parse_windows(value, &o->smooth) != 0;
         else if (strcmp(name, "--smooth-shrinks") == 0)
             bad_list = (o->smooth.n_shrinks = parse_list(value, o->smooth.shrinks)) < 0;
         else if (strcmp(name, "--smooth-alphas") == 0)
             bad_list = (o->smooth.n_alphas = parse_list(value, o->smooth.alphas)) < 0;
-        else if (strcmp(name, "--smooth-neighbors") == 0) o->smooth.max_neighbors = atoi(value);
-        else if (strcmp(name, "--ensemble") == 0) o->ensemble = atoi(value);
+        else if (strcmp(name, "--smooth-neighbors") == 0) expected = int_option(value, &o->smooth.max_neighbors);
+        else if (strcmp(name, "--ensemble") == 0) expected = int_option(value, &o->ensemble);
         else {
             fprintf(stderr, "bench_games: unknown option %s\n", name);
+            return -1;
+        }
+        if (expected) {
+            fprintf(stderr, "bench_games: invalid %s %s: expected %s\n", name, value, expected);
             return -1;
         }
         if (bad_list) {
@@ -840,7 +912,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.ensemble < 1 || o.ensemble > MAX_MEMBERS) {
-        fprintf(stderr, "bench_games: invalid --ensemble value: expected a member count from 1 to %d\n", MAX_MEMBERS);
+        fprintf(stderr, "bench_games: invalid --ensemble %d: expected a member count from 1 to %d\n", o.ensemble,
+                MAX_MEMBERS);
         return 2;
     }
     if (o.ensemble > 1 && (o.load || o.members)) {
