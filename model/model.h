@@ -60,8 +60,9 @@ void model_positional_encoding(int pos, int d, float *out);
  * w = d_model / towers once for each tower (all of PE for one tower). */
 void model_positional_row(const struct model_config *config, int pos, float *out);
 
-/* Layer norm of the rows of x[rows, d_model] into y (may equal x), each
- * tower's w columns with their own mean and variance (model_config.towers). */
+/* Normalises each row of x[rows, d_model] into y (may equal x) as a layer
+ * norm, each tower's w columns with their own mean and variance
+ * (model_config.towers). */
 void model_norm(const struct model_config *config, float *y, const float *x, const float *gamma, const float *beta,
                 int rows);
 

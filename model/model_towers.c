@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* How one axis of a member tensor lands in the packed tensor. */
+/* Placement of one axis of a member tensor in the packed tensor. */
 enum axis_kind {
     AXIS_SHARED, /* same size in both: vocabulary or head classes */
     AXIS_TOWER,  /* member g fills block g of n equal blocks */
@@ -35,12 +35,6 @@ static size_t packed_index(enum axis_kind kind, int i, int size, int g, int n)
     if (kind == AXIS_TOWER)
         return (size_t)g * size + i;
     return (size_t)(i / part) * part * n + (size_t)g * part + i % part;
-}
-
-/* The packed size an axis must have: member size, or n times it. */
-static int shapes_fit(int packed, int member, int n)
-{
-    return packed == member || packed == member * n;
 }
 
 /* Writes member tensor m of tower g into the packed tensor t. A tensor with
@@ -133,17 +127,12 @@ int model_towers_pack(const struct model_params *const *params, int n, const str
         return -1;
     out->config = c;
 
+    /* check_members found every tensor of the layout in each member, and
+     * the packed layout has the same names with each axis 1 or n times. */
     for (int k = 0; k < out->params.n_tensors; k++) {
         const struct model_tensor_info *t = &out->params.tensors[k];
         for (int g = 0; g < n; g++) {
             const struct model_tensor_info *m = model_params_find(params[g], t->name);
-            if (!m || !shapes_fit(t->shape[0], m->shape[0], n) ||
-                (t->ndim == 2 && !shapes_fit(t->shape[1], m->shape[1], n))) {
-                snprintf(error, MODEL_ERROR_SIZE, "tower member %d: tensor %s does not fit the packed shape", g,
-                         t->name);
-                model_free(out);
-                return -1;
-            }
             pack_tensor(t, out->params.data + t->offset, m, params[g]->data + m->offset, g, n);
         }
     }

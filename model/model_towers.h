@@ -5,7 +5,7 @@
  * it runs any model.
  *
  * Members differ only in their initial weights and dropout draws, so each
- * ranks items a little differently; the mean of their logits ranks better
+ * ranks items a little differently. The mean of their logits ranks better
  * than any one of them (tests/bench/RESULTS.md, the games ensembles).
  *
  * Layout of the packed model, for member width w, heads h and d_ff f:

@@ -124,10 +124,6 @@ int train_save_model(const struct train_model *m, const char *path, char *error)
 {
     struct model view;
 
-    /* A non-owning view of the trained weights in the inference struct. */
-    memset(&view, 0, sizeof view);
-    view.config = m->config;
-    view.params = m->params;
-    view.params.owns_data = 0;
+    train_model_view(m, &view);
     return model_safetensors_save(&view, path, NULL, error);
 }

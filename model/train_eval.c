@@ -49,11 +49,11 @@ static double dot(const float *a, const float *b, int d)
     return sum;
 }
 
-/* Where the last hidden states of a batch come from: the training encoder
- * of n_tables members, or an inference model (one table). Each table is an
- * embedding of width d whose row i is item i; the score of an item is the
- * sum over tables of the table's state (at stride apart) dotted with its
- * row, which ranks items as the mean of the members' logits does. */
+/* The source of a batch's last hidden states: the training encoder of
+ * n_tables members, or an inference model (one table). Each table is an
+ * embedding of width d whose row i is item i. An item's score is the sum
+ * over tables of the table's state (stride floats apart) dotted with its
+ * row, so items rank as by the mean of the members' logits. */
 struct eval_source {
     int n_tables, d, max_B, max_T;
     size_t stride;
@@ -61,7 +61,6 @@ struct eval_source {
     struct train_model *const *members; /* NULL for an inference model */
     const struct model *model;
     struct model_arena *arena;
-    float *pooled;                      /* [max_B, d] inference output */
 };
 
 static double source_score(const struct eval_source *src, const float *h, int item)

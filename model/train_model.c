@@ -156,6 +156,14 @@ void train_model_free(struct train_model *m)
     memset(m, 0, sizeof *m);
 }
 
+void train_model_view(const struct train_model *m, struct model *view)
+{
+    memset(view, 0, sizeof *view);
+    view->config = m->config;
+    view->params = m->params;
+    view->params.owns_data = 0;
+}
+
 int train_model_set_loss_threads(struct train_model *m, int threads)
 {
     const struct model_config *c = &m->config;

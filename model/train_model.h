@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "model.h"
 #include "model_config.h"
 #include "model_params.h"
 #include "train_attention.h"
@@ -137,6 +138,11 @@ int train_model_create(struct train_model *m, const struct model_config *config,
                        int max_T_dec, unsigned long long seed, char *error);
 
 void train_model_free(struct train_model *m);
+
+/* Fills view with an inference model that reads m's config and weights in
+ * place. The view owns no weights, so model_free(view) frees only what
+ * model_prepare or later builders added to it. */
+void train_model_view(const struct train_model *m, struct model *view);
 
 /* Sets the thread count of the loss softmax (1 by default) and resizes its
  * logits scratch. Returns 0, or -1 (unchanged) when out of memory. */

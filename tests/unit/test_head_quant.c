@@ -31,22 +31,6 @@ static double reference_dot(const struct model *m, const float *h, int item)
     return dot;
 }
 
-/* Indices of the k largest of values[0 .. n), largest first. */
-static void top_indices(const double *values, int n, int k, int *out)
-{
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int i = 0; i < n; i++) {
-            int listed = 0;
-            for (int t = 0; t < j; t++)
-                listed |= out[t] == i;
-            if (!listed && (best < 0 || values[i] > values[best]))
-                best = i;
-        }
-        out[j] = best;
-    }
-}
-
 /* Checks one row. The stored top k equals the reference top k, the values
  * to float precision and the ids up to ties. Every stored logit is near its
  * reference, and lse is the reference log-sum-exp within the int8 error. */
@@ -74,8 +58,8 @@ static void check_row(const struct model *m, const float *h, const float *logits
     for (int j = listed; j < k; j++)
         assert_int_equal(top[j], -1);
     k = listed;
-    top_indices(ref, n_ranked, k, ref_top);
-    top_indices(stored, n_ranked, k, got_top);
+    test_top_indices(ref, n_ranked, k, ref_top);
+    test_top_indices(stored, n_ranked, k, got_top);
     for (int j = 0; j < k; j++) {
         assert_true(top[j] >= 0 && top[j] < n_ranked);
         assert_true(stored[top[j]] == stored[got_top[j]]); /* the returned list is the stored order */
@@ -262,7 +246,7 @@ static void category_head_with_bias(void **state)
         for (int i = 0; i < n; i++)
             sum += exp(ref[i] - max);
         int ref_top[32];
-        top_indices(ref, n_ranked, k, ref_top);
+        test_top_indices(ref, n_ranked, k, ref_top);
         for (int j = 0; j < k; j++) {
             int got = top[r * k + j];
             assert_true(fabs(ref[got] - ref[ref_top[j]]) < 1e-5 * (1.0 + fabs(ref[ref_top[j]])));

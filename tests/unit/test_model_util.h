@@ -73,6 +73,22 @@ static inline void test_random_model(struct model *m, const struct model_config 
     }
 }
 
+/* Indices of the k largest of values[0 .. n), largest first. */
+static inline void test_top_indices(const double *values, int n, int k, int *out)
+{
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int listed = 0;
+            for (int t = 0; t < j; t++)
+                listed |= out[t] == i;
+            if (!listed && (best < 0 || values[i] > values[best]))
+                best = i;
+        }
+        out[j] = best;
+    }
+}
+
 static inline void test_random_tokens(int *tokens, size_t n, int vocab, uint64_t *state)
 {
     for (size_t i = 0; i < n; i++)
